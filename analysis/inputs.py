@@ -1,0 +1,623 @@
+"""The five inputs of a plan: hardware, model, workload, requirements and layout (strategy).
+
+Each is an immutable dataclass in SI base units with the unit in every field name. All validation
+lives here, in ``__post_init__``, and raises :class:`~analysis.errors.InputError` naming the field,
+the value, why it is wrong and what would be valid. Everything downstream may assume valid inputs.
+
+Notation (declared once, used in code, notebooks and reports; see ``notebooks/NOTATION.md``):
+  B batch (sequences), S prompt length, O output length, D hidden size, L layers,
+  E routed experts, k experts per token (top-k), F expert FFN width, H query heads,
+  H_kv key/value heads, d_h head dimension, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
+
+from .errors import InputError
+
+# --------------------------------------------------------------------------------------------
+# Precisions
+# --------------------------------------------------------------------------------------------
+
+#: Bytes per element of each storage precision. Floats on purpose: int4 is half a byte.
+#: mxfp4 = 4-bit element + one 8-bit scale per 32 elements = 4.25 bits (OCP MX spec v1.0).
+BYTES_PER_ELEMENT: dict[str, float] = {
+    "fp32": 4.0,
+    "tf32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "mxfp4": 4.25 / 8,
+    "fp4": 0.5,
+    "int4": 0.5,
+}
+
+#: Which tensor-core peak a matmul in a given precision runs at. Weight-only int4/mxfp4 kernels
+#: dequantise to bf16, so they use the bf16 peak unless the GPU has native fp4 (then "fp4").
+COMPUTE_PEAK_KEY: dict[str, str] = {
+    "fp32": "tf32",
+    "tf32": "tf32",
+    "bf16": "bf16",
+    "fp16": "bf16",  # NVIDIA and AMD quote the same dense peak for FP16 and BF16
+    "fp8": "fp8",
+    "int8": "int8",
+    "fp4": "fp4",
+    "mxfp4": "bf16",
+    "int4": "bf16",
+}
+
+PRECISION_ALIASES: dict[str, str] = {
+    "float32": "fp32", "float": "fp32", "fp-32": "fp32",
+    "bfloat16": "bf16", "float16": "fp16", "half": "fp16",
+    "float8": "fp8", "e4m3": "fp8", "fp8_e4m3": "fp8", "float8_e4m3fn": "fp8", "e5m2": "fp8",
+    "nvfp4": "fp4", "float4": "fp4", "w4a16": "int4",
+}
+
+
+def normalise_precision(name: str, field_name: str = "precision") -> str:
+    """Return the canonical precision name (``"FP16"`` -> ``"fp16"``), or raise InputError."""
+    if not isinstance(name, str):
+        raise InputError(field_name, name, "a precision is a name", ", ".join(BYTES_PER_ELEMENT))
+    key = name.strip().lower().replace(" ", "")
+    key = PRECISION_ALIASES.get(key, key)
+    if key not in BYTES_PER_ELEMENT:
+        raise InputError(field_name, name, "unknown precision", ", ".join(BYTES_PER_ELEMENT))
+    return key
+
+
+def bytes_per_element(precision: str) -> float:
+    """Bytes per element of ``precision`` (bf16 -> 2.0, fp8 -> 1.0, int4 -> 0.5)."""
+    return BYTES_PER_ELEMENT[normalise_precision(precision)]
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers: the one place invariants are checked
+# --------------------------------------------------------------------------------------------
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_positive(field_name: str, value: object, *, integer: bool = False,
+                   allow_zero: bool = False) -> None:
+    """Raise InputError unless ``value`` is a finite number > 0 (or >= 0), integral if asked."""
+    kind = "a whole number" if integer else "a number"
+    bound = ">= 0" if allow_zero else "> 0"
+    if not _is_number(value) or (integer and float(value) != int(value)):
+        raise InputError(field_name, value, f"must be {kind}", f"{kind} {bound}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise InputError(field_name, value, f"must be {bound}", f"{kind} {bound}")
+
+
+def check_fraction(field_name: str, value: object, *, allow_zero: bool = False) -> None:
+    """Raise InputError unless 0 < value <= 1 (or 0 <= value <= 1)."""
+    lo = "0 <=" if allow_zero else "0 <"
+    if not _is_number(value) or value > 1 or value < 0 or (value == 0 and not allow_zero):
+        raise InputError(field_name, value, "must be a fraction (60% is 0.6)",
+                         f"a number with {lo} x <= 1")
+
+
+# --------------------------------------------------------------------------------------------
+# Hardware
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hardware:
+    """One GPU type and the system it sits in.
+
+    Bandwidths are per GPU per direction, in bytes/s (GB/s = 1e9 B/s). ``peak_flops_per_s`` holds
+    *dense* tensor-core peaks keyed by precision ("bf16", "fp8", ...); 2:4-sparse headline figures
+    are twice these and never used.
+    """
+
+    name: str
+    peak_flops_per_s: tuple[tuple[str, float], ...]  # dense peak per precision key
+    hbm_capacity_bytes: float
+    hbm_bandwidth_bytes_per_s: float
+    gpus_per_node: int = 8                         # GPUs in one scale-up (NVLink) domain
+    scaleup_bandwidth_bytes_per_s: float = 450e9   # per GPU per direction inside a node
+    scaleout_bandwidth_bytes_per_s: float = 50e9   # per GPU per direction across nodes
+    scaleup_latency_s: float = 2e-6                # per message, inside a node
+    scaleout_latency_s: float = 5e-6               # per message, across nodes
+    mfu: float = 0.6                               # achieved / peak FLOP/s in derated mode
+    bandwidth_utilization: float = 0.8             # achieved / peak HBM bandwidth
+    scaleup_efficiency: float = 0.8                # achieved / peak scale-up link bandwidth
+    scaleout_efficiency: float = 0.8               # achieved / peak scale-out bandwidth
+    efficiency_source: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise InputError("hardware.name", self.name, "a GPU needs a name", "a non-empty string")
+        if not self.peak_flops_per_s:
+            raise InputError("hardware.peak_flops_per_s", self.peak_flops_per_s,
+                             "no compute peak given", "at least one of bf16, fp8, ... in FLOP/s")
+        for key, value in self.peak_flops_per_s:
+            if key not in set(COMPUTE_PEAK_KEY.values()):
+                raise InputError("hardware.peak_flops_per_s", key, "unknown precision key",
+                                 ", ".join(sorted(set(COMPUTE_PEAK_KEY.values()))))
+            check_positive(f"hardware.peak_flops_per_s[{key}]", value)
+        for name in ("hbm_capacity_bytes", "hbm_bandwidth_bytes_per_s",
+                     "scaleup_bandwidth_bytes_per_s", "scaleout_bandwidth_bytes_per_s"):
+            check_positive(f"hardware.{name}", getattr(self, name))
+        check_positive("hardware.gpus_per_node", self.gpus_per_node, integer=True)
+        for name in ("scaleup_latency_s", "scaleout_latency_s"):
+            check_positive(f"hardware.{name}", getattr(self, name), allow_zero=True)
+        for name in ("mfu", "bandwidth_utilization", "scaleup_efficiency", "scaleout_efficiency"):
+            check_fraction(f"hardware.{name}", getattr(self, name))
+
+    def peak_flops_for(self, precision: str) -> float:
+        """Dense peak FLOP/s for matmuls in ``precision``; InputError if this GPU lacks it."""
+        key = COMPUTE_PEAK_KEY[normalise_precision(precision)]
+        table = dict(self.peak_flops_per_s)
+        if key in table:
+            return table[key]
+        if key == "fp4" and "bf16" in table:  # weight-only fp4 falls back to bf16 kernels
+            return table["bf16"]
+        raise InputError("model.compute_precision", precision,
+                         f"{self.name} has no {key} compute peak",
+                         ", ".join(k for k, _ in self.peak_flops_per_s))
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------------
+
+AttentionKind = Literal["gqa", "mla"]
+NormKind = Literal["rmsnorm", "layernorm", "layernorm_nobias"]
+QKNorm = Literal["none", "per_head", "full"]
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Attention shape. MHA is GQA with ``num_kv_heads == num_heads``.
+
+    For MLA (DeepSeek-V2/V3) the cache holds a ``kv_lora_rank`` latent plus a shared
+    ``qk_rope_head_dim`` key per token per layer; queries use ``q_lora_rank`` (0 = no low rank).
+    """
+
+    kind: AttentionKind = "gqa"
+    num_heads: int = 0
+    num_kv_heads: int = 0
+    head_dim: int = 0                  # GQA: q/k/v head dim
+    q_lora_rank: int = 0               # MLA only; 0 = full-rank query projection
+    kv_lora_rank: int = 0              # MLA only
+    qk_nope_head_dim: int = 0          # MLA only
+    qk_rope_head_dim: int = 0          # MLA only
+    v_head_dim: int = 0                # MLA only
+    qkv_bias: bool = False
+    o_bias: bool = False
+    qk_norm: QKNorm = "none"           # Qwen3: per head; OLMoE: over the full q and k widths
+    sinks: bool = False                # gpt-oss: one learned sink logit per head
+    sliding_window_tokens: int = 0     # 0 = full attention on every layer
+    sliding_layers: int = 0            # how many layers use the sliding window
+
+    @property
+    def qk_head_dim(self) -> int:
+        """Width of one head's query/key dot product."""
+        return self.qk_nope_head_dim + self.qk_rope_head_dim if self.kind == "mla" else self.head_dim
+
+    @property
+    def v_dim(self) -> int:
+        """Width of one head's value (and attention output)."""
+        return self.v_head_dim if self.kind == "mla" else self.head_dim
+
+
+@dataclass(frozen=True)
+class Model:
+    """A decoder-only transformer, dense or Mixture-of-Experts.
+
+    ``num_dense_layers`` of the ``num_layers`` use a dense FFN of width
+    ``dense_intermediate_size``; the rest are MoE layers with ``num_experts`` routed experts of
+    width ``expert_intermediate_size`` (top-``top_k``) and ``num_shared_experts`` shared experts of
+    width ``shared_expert_intermediate_size`` each. A dense model has ``num_experts == 0``.
+    """
+
+    name: str
+    num_layers: int
+    hidden_size: int
+    attention: Attention
+    vocab_size: int = 32000
+    ffn_gated: bool = True                  # SwiGLU: 3 matrices (gate, up, down); plain MLP: 2
+    ffn_bias: bool = False                  # biases on expert / dense FFN matrices (gpt-oss)
+    num_dense_layers: int = 0
+    dense_intermediate_size: int = 0
+    num_experts: int = 0
+    top_k: int = 0
+    expert_intermediate_size: int = 0
+    num_shared_experts: int = 0
+    shared_expert_intermediate_size: int = 0
+    shared_expert_gate: bool = False        # Qwen2-MoE: sigmoid gate Linear(D, 1)
+    router_bias: bool = False               # gpt-oss
+    router_score_bias: bool = False         # DeepSeek-V3 e_score_correction_bias (E per layer)
+    tie_word_embeddings: bool = False
+    norm: NormKind = "rmsnorm"
+    lm_head_bias: bool = False
+    weight_precision: str = "bf16"
+    expert_weight_precision: str = ""       # "" = same as weight_precision
+    kv_precision: str = "bf16"
+    activation_precision: str = "bf16"      # also the matmul (compute) precision
+    declared_total_params: float | None = None   # a count stated by the user or card, if any
+    declared_active_params: float | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        f = "model"
+        if not self.name or not isinstance(self.name, str):
+            raise InputError(f"{f}.name", self.name, "a model needs a name", "a non-empty string")
+        for name in ("num_layers", "hidden_size", "vocab_size"):
+            check_positive(f"{f}.{name}", getattr(self, name), integer=True)
+        a = self.attention
+        if a.kind not in ("gqa", "mla"):
+            raise InputError(f"{f}.attention.kind", a.kind, "unknown attention kind", "gqa, mla")
+        check_positive(f"{f}.attention.num_heads", a.num_heads, integer=True)
+        check_positive(f"{f}.attention.num_kv_heads", a.num_kv_heads, integer=True)
+        if a.kind == "gqa":
+            check_positive(f"{f}.attention.head_dim", a.head_dim, integer=True)
+            if a.num_heads % a.num_kv_heads:
+                raise InputError(f"{f}.attention.num_kv_heads", a.num_kv_heads,
+                                 f"query heads ({a.num_heads}) must be a multiple of KV heads",
+                                 "a divisor of num_heads")
+        else:
+            for name in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
+                check_positive(f"{f}.attention.{name}", getattr(a, name), integer=True)
+            check_positive(f"{f}.attention.q_lora_rank", a.q_lora_rank, integer=True,
+                           allow_zero=True)
+        if a.qk_norm not in ("none", "per_head", "full"):
+            raise InputError(f"{f}.attention.qk_norm", a.qk_norm, "unknown", "none, per_head, full")
+        check_positive(f"{f}.attention.sliding_window_tokens", a.sliding_window_tokens,
+                       integer=True, allow_zero=True)
+        check_positive(f"{f}.attention.sliding_layers", a.sliding_layers, integer=True,
+                       allow_zero=True)
+        if a.sliding_layers > self.num_layers:
+            raise InputError(f"{f}.attention.sliding_layers", a.sliding_layers,
+                             f"more than the {self.num_layers} layers", f"0..{self.num_layers}")
+        check_positive(f"{f}.num_dense_layers", self.num_dense_layers, integer=True,
+                       allow_zero=True)
+        if self.num_dense_layers > self.num_layers:
+            raise InputError(f"{f}.num_dense_layers", self.num_dense_layers,
+                             f"more than the {self.num_layers} layers", f"0..{self.num_layers}")
+        if self.num_dense_layers:
+            check_positive(f"{f}.dense_intermediate_size", self.dense_intermediate_size,
+                           integer=True)
+        check_positive(f"{f}.num_experts", self.num_experts, integer=True, allow_zero=True)
+        if self.num_experts:
+            check_positive(f"{f}.top_k", self.top_k, integer=True)
+            if self.top_k > self.num_experts:
+                raise InputError(f"{f}.top_k", self.top_k,
+                                 f"top-k cannot exceed the number of routed experts "
+                                 f"({self.num_experts})", f"1..{self.num_experts}")
+            check_positive(f"{f}.expert_intermediate_size", self.expert_intermediate_size,
+                           integer=True)
+        elif self.num_dense_layers != self.num_layers:
+            raise InputError(f"{f}.num_experts", 0,
+                             "a model with no routed experts must have every layer dense "
+                             f"(num_dense_layers = {self.num_dense_layers}, "
+                             f"num_layers = {self.num_layers})",
+                             "num_experts > 0, or num_dense_layers = num_layers")
+        check_positive(f"{f}.num_shared_experts", self.num_shared_experts, integer=True,
+                       allow_zero=True)
+        if self.num_shared_experts:
+            check_positive(f"{f}.shared_expert_intermediate_size",
+                           self.shared_expert_intermediate_size, integer=True)
+        if self.norm not in ("rmsnorm", "layernorm", "layernorm_nobias"):
+            raise InputError(f"{f}.norm", self.norm, "unknown norm",
+                             "rmsnorm, layernorm, layernorm_nobias")
+        for name in ("weight_precision", "kv_precision", "activation_precision"):
+            normalise_precision(getattr(self, name), f"{f}.{name}")
+        if self.expert_weight_precision:
+            normalise_precision(self.expert_weight_precision, f"{f}.expert_weight_precision")
+        for name in ("declared_total_params", "declared_active_params"):
+            if getattr(self, name) is not None:
+                check_positive(f"{f}.{name}", getattr(self, name))
+
+    # Derived facts used everywhere (no formulas here beyond naming)
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def num_moe_layers(self) -> int:
+        return self.num_layers - self.num_dense_layers
+
+    @property
+    def weight_bytes_per_param(self) -> float:
+        return bytes_per_element(self.weight_precision)
+
+    @property
+    def expert_weight_bytes_per_param(self) -> float:
+        return bytes_per_element(self.expert_weight_precision or self.weight_precision)
+
+    @property
+    def kv_bytes_per_element(self) -> float:
+        return bytes_per_element(self.kv_precision)
+
+    @property
+    def activation_bytes_per_element(self) -> float:
+        return bytes_per_element(self.activation_precision)
+
+
+# --------------------------------------------------------------------------------------------
+# Workload
+# --------------------------------------------------------------------------------------------
+
+#: Prompt lengths evaluated for a range [lo, hi]: powers of two strictly inside, plus both ends.
+def prompt_grid_tokens(lo: int, hi: int) -> tuple[int, ...]:
+    """Evaluation grid for a prompt-length range: ``lo``, every power of two in (lo, hi), ``hi``."""
+    pts = {lo, hi}
+    p = 1
+    while p < hi:
+        if p > lo:
+            pts.add(p)
+        p *= 2
+    return tuple(sorted(pts))
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the deployment serves: ``batch_sequences`` sequences in flight together.
+
+    ``prompt_lengths_tokens`` are the prompt lengths to evaluate (one for a fixed length, a grid
+    for a range); ``prompt_length_weights`` (same length, summing to 1) make it a distribution.
+    TTFT is checked at the longest prompt, the worst case.
+    """
+
+    batch_sequences: int
+    prompt_lengths_tokens: tuple[int, ...]
+    output_tokens: int = 256
+    prompt_length_weights: tuple[float, ...] | None = None
+    prompt_range_tokens: tuple[int, int] | None = None   # as the user gave it, for reports
+
+    def __post_init__(self) -> None:
+        check_positive("workload.batch_sequences", self.batch_sequences, integer=True)
+        check_positive("workload.output_tokens", self.output_tokens, integer=True)
+        if not self.prompt_lengths_tokens:
+            raise InputError("workload.prompt_lengths_tokens", self.prompt_lengths_tokens,
+                             "no prompt length given", "one or more whole numbers > 0")
+        for s in self.prompt_lengths_tokens:
+            check_positive("workload.prompt_lengths_tokens", s, integer=True)
+        if self.prompt_length_weights is not None:
+            w = self.prompt_length_weights
+            if len(w) != len(self.prompt_lengths_tokens):
+                raise InputError("workload.prompt_length_weights", w,
+                                 "needs one weight per prompt length",
+                                 f"{len(self.prompt_lengths_tokens)} weights summing to 1")
+            for x in w:
+                check_positive("workload.prompt_length_weights", x, allow_zero=True)
+            if abs(sum(w) - 1) > 1e-6:
+                raise InputError("workload.prompt_length_weights", w, f"sum to {sum(w):g}",
+                                 "weights summing to 1")
+        if self.prompt_range_tokens is not None:
+            lo, hi = self.prompt_range_tokens
+            if lo > hi:
+                raise InputError("workload.prompt_range_tokens", self.prompt_range_tokens,
+                                 "the range is reversed", f"[{hi}, {lo}]")
+
+    @property
+    def max_prompt_tokens(self) -> int:
+        return max(self.prompt_lengths_tokens)
+
+    @property
+    def min_prompt_tokens(self) -> int:
+        return min(self.prompt_lengths_tokens)
+
+    @classmethod
+    def from_range(cls, batch_sequences: int, lo: int, hi: int, output_tokens: int = 256
+                   ) -> Workload:
+        check_positive("workload.prompt_range_tokens[0]", lo, integer=True)
+        check_positive("workload.prompt_range_tokens[1]", hi, integer=True)
+        if lo > hi:
+            raise InputError("workload.prompt_range_tokens", (lo, hi), "the range is reversed",
+                             f"[{hi}, {lo}]")
+        return cls(batch_sequences, prompt_grid_tokens(int(lo), int(hi)), output_tokens,
+                   prompt_range_tokens=(int(lo), int(hi)))
+
+
+# --------------------------------------------------------------------------------------------
+# Requirements
+# --------------------------------------------------------------------------------------------
+
+ThroughputKind = Literal["prefill", "decode", "total"]
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """Service-level targets; each is optional (None = not required).
+
+    ``throughput_tokens_per_s_per_gpu`` counts the tokens named by ``throughput_kind``:
+    "prefill" (prompt tokens processed), "decode" (tokens generated) or "total" (both, over a
+    whole request). ``memory_reserve_fraction`` of HBM is kept free for the runtime
+    (allocator fragmentation, CUDA context, graphs).
+    """
+
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+    throughput_tokens_per_s_per_gpu: float | None = None
+    throughput_kind: ThroughputKind | None = None
+    throughput_kind_reason: str = ""
+    memory_reserve_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("ttft_s", "tpot_s", "throughput_tokens_per_s_per_gpu"):
+            v = getattr(self, name)
+            if v is not None:
+                check_positive(f"requirements.{name}", v)
+        if self.throughput_kind not in (None, "prefill", "decode", "total"):
+            raise InputError("requirements.throughput_kind", self.throughput_kind,
+                             "unknown throughput kind", "prefill, decode, total")
+        check_fraction("requirements.memory_reserve_fraction", self.memory_reserve_fraction,
+                       allow_zero=True)
+        if self.memory_reserve_fraction >= 1:
+            raise InputError("requirements.memory_reserve_fraction", self.memory_reserve_fraction,
+                             "would leave no memory for the model", "0 <= x < 1")
+
+
+# --------------------------------------------------------------------------------------------
+# Strategy (layout)
+# --------------------------------------------------------------------------------------------
+
+DEGREE_NAMES = ("tp", "dp_attn", "etp", "ep", "pp", "dp", "microbatches", "redundant_experts")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A parallel layout as serving engines run it.
+
+    Attention runs with tensor parallelism ``tp`` and attention data parallelism ``dp_attn``; the
+    experts run over the same ``tp * dp_attn`` GPUs with expert-tensor parallelism ``etp`` and
+    expert parallelism ``ep`` (so ``tp * dp_attn == etp * ep``). ``pp`` pipeline stages, ``dp``
+    independent replicas; a prefill batch runs in ``microbatches`` micro-batches.
+    ``redundant_experts`` extra expert copies per layer spread over the EP ranks (as DeepSeek's
+    EPLB). GPUs = tp * dp_attn * pp * dp.
+    """
+
+    tp: int = 1
+    dp_attn: int = 1
+    etp: int = 1
+    ep: int = 1
+    pp: int = 1
+    dp: int = 1
+    microbatches: int = 1
+    redundant_experts: int = 0
+
+    def __post_init__(self) -> None:
+        for name in DEGREE_NAMES:
+            check_positive(f"strategy.{name}", getattr(self, name), integer=True,
+                           allow_zero=(name == "redundant_experts"))
+        if self.tp * self.dp_attn != self.etp * self.ep:
+            raise InputError("strategy", self.label(),
+                             f"attention uses tp*dp_attn = {self.tp * self.dp_attn} GPUs but experts "
+                             f"use etp*ep = {self.etp * self.ep}; they must be the same GPUs",
+                             "degrees with tp*dp_attn == etp*ep (e.g. tp=4, ep=4)")
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tp * self.dp_attn * self.pp
+
+    @property
+    def gpus(self) -> int:
+        return self.gpus_per_replica * self.dp
+
+    def label(self) -> str:
+        """Short, stable name: only the degrees that are not 1, e.g. ``tp4-ep16``."""
+        parts = [f"{n}{getattr(self, n)}" for n in ("tp", "dp_attn", "etp", "ep", "pp", "dp")
+                 if getattr(self, n) != 1]
+        if self.microbatches != 1:
+            parts.append(f"mb{self.microbatches}")
+        if self.redundant_experts:
+            parts.append(f"re{self.redundant_experts}")
+        return "-".join(parts) or "single-gpu"
+
+    def as_dict(self) -> dict[str, int]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["gpus"] = self.gpus
+        return d
+
+    @classmethod
+    def parse(cls, text: str) -> Strategy:
+        """Read ``"tp=4,ep=16,pp=1"``. Unnamed degrees default: ``etp`` = 1, and ``ep`` or
+        ``dp_attn`` fill in so that ``tp * dp_attn == etp * ep`` (ep = tp * dp_attn / etp when only
+        tp is given; dp_attn = ep * etp / tp when only ep is given)."""
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("strategy", text, "empty layout",
+                             "comma-separated degrees, e.g. 'tp=4,ep=16,pp=1'")
+        values: dict[str, int] = {}
+        aliases = {"mb": "microbatches", "m": "microbatches", "dpattn": "dp_attn",
+                   "attn_dp": "dp_attn", "redundant": "redundant_experts"}
+        for part in text.replace(" ", "").split(","):
+            if not part:
+                continue
+            if "=" not in part:
+                raise InputError("strategy", part, "each degree is name=value",
+                                 "e.g. 'tp=4,ep=16,pp=1'")
+            name, _, raw = part.partition("=")
+            name = aliases.get(name.lower(), name.lower())
+            if name not in DEGREE_NAMES:
+                raise InputError("strategy", name, "unknown degree", ", ".join(DEGREE_NAMES))
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise InputError(f"strategy.{name}", raw, "not a whole number",
+                                 "a whole number >= 1") from None
+        return cls.complete(**values)
+
+    @classmethod
+    def complete(cls, **values: int) -> Strategy:
+        """Fill in the degrees a user left out, so that ``tp * dp_attn == etp * ep``.
+
+        - nothing about experts named (no ep, no etp): experts are split like attention,
+          ``etp = tp`` and ``ep = dp_attn`` (vLLM / TensorRT-LLM without expert parallelism);
+        - ``tp`` and ``ep`` named, no ``dp_attn`` or ``etp``: the product reading the seed plan uses
+          (``EP x TP x PP = GPUs``): ``etp = tp``, ``dp_attn = ep``; "tp=4,ep=16" is 64 GPUs;
+        - otherwise the one unnamed degree among dp_attn, etp, ep is solved for.
+        """
+        v = {k: int(x) for k, x in values.items()}
+        tp = v.setdefault("tp", 1)
+        named = {k for k in ("dp_attn", "etp", "ep") if k in v}
+
+        def solve(name: str, num: int, den: int) -> None:
+            if den <= 0 or num % den:
+                raise InputError("strategy", cls._fmt(values),
+                                 f"cannot choose {name}: {num} GPUs do not split into {den}",
+                                 "degrees with tp*dp_attn == etp*ep")
+            v[name] = num // den
+
+        if not named & {"ep", "etp"}:
+            v["etp"], v["ep"] = tp, v.setdefault("dp_attn", 1)
+        elif named == {"ep"}:
+            v["etp"], v["dp_attn"] = tp, v["ep"]
+        elif "dp_attn" not in v and "ep" in v:
+            v.setdefault("etp", 1)
+            solve("dp_attn", v["ep"] * v["etp"], tp)
+        elif "dp_attn" not in v:  # only etp named
+            v["dp_attn"] = 1
+            solve("ep", tp, v["etp"])
+        elif "etp" not in v:
+            solve("etp", tp * v["dp_attn"], v["ep"])
+        elif "ep" not in v:
+            solve("ep", tp * v["dp_attn"], v["etp"])
+        return cls(**v)
+
+    @staticmethod
+    def _fmt(values: dict[str, int]) -> str:
+        return ",".join(f"{k}={x}" for k, x in values.items())
+
+    def with_(self, **changes: int) -> Strategy:
+        return replace(self, **changes)
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario: everything a plan needs, plus what was assumed to fill the gaps
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scenario:
+    """One planning problem. ``assumptions`` lists every default used to fill a gap in the input;
+    ``warnings`` lists anything the user should look at (e.g. declared vs derived size)."""
+
+    name: str
+    hardware: Hardware
+    model: Model
+    workload: Workload
+    requirements: Requirements = field(default_factory=Requirements)
+    current_strategy: Strategy | None = None
+    max_gpus: int = 1024
+    fixed_gpus: int | None = None
+    assumptions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        check_positive("scenario.max_gpus", self.max_gpus, integer=True)
+        if self.fixed_gpus is not None:
+            check_positive("scenario.fixed_gpus", self.fixed_gpus, integer=True)
+
+    def with_assumptions(self, *more: str) -> Scenario:
+        return replace(self, assumptions=tuple(dict.fromkeys(self.assumptions + more)))
+
+    def with_warnings(self, *more: str) -> Scenario:
+        return replace(self, warnings=tuple(dict.fromkeys(self.warnings + more)))
