@@ -1,0 +1,59 @@
+# MoEPlan build and test entry points. Run `make` (or `make help`) for the list.
+
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+SCENARIO ?= seed
+PLAN     ?=
+
+# Same environment for the run that writes reference outputs and the run that checks them,
+# so tracebacks, hashes and figure metadata are stable. Never export MPLBACKEND here: ipykernel
+# then skips the inline backend and nbval fails on figures.
+export IPYKERNEL_CELL_NAME := <IPY-INPUT>
+export SOURCE_DATE_EPOCH   := 0
+export PYTHONHASHSEED      := 0
+export VENV
+
+.DEFAULT_GOAL := help
+.PHONY: help setup report test notebooks lab lint bench audit clean distclean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables: VENV=$(VENV) SCENARIO=$(SCENARIO) PLAN=$(PLAN)"
+
+$(STAMP): requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+setup: $(STAMP) ## Create the venv (VENV, default .venv) and install requirements.txt (redone when it changes)
+
+report: setup ## Run notebooks/10_strategy_report.ipynb for SCENARIO into build/<scenario>.ipynb
+	scripts/run_report.sh $(SCENARIO)
+
+test: setup ## Run pytest: unit tests plus nbval against committed notebook outputs
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--color=no tests notebooks
+
+notebooks: setup ## Re-execute notebooks/[0-9]*.ipynb and store their outputs (review the diff)
+	scripts/refresh_notebooks.sh
+
+lab: setup ## Start Jupyter Lab on 127.0.0.1 (no browser)
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+lint: setup ## Run ruff on analysis/ and tests/
+	$(BIN)/ruff check analysis tests
+
+bench: setup ## Run scripts/bench.py
+	$(PY) scripts/bench.py
+
+audit: setup ## Audit a plan file: make audit PLAN=path/to/plan
+	$(PY) -m analysis audit $(PLAN)
+
+clean: ## Remove build/ and __pycache__ directories
+	rm -rf build
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and also remove the venv
+	rm -rf $(VENV)
