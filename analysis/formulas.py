@@ -1,0 +1,118 @@
+"""The standard formulas of distributed inference, each a small pure function.
+
+Every function works on Python scalars and on NumPy arrays alike (elementwise), so the search can
+evaluate thousands of layouts in one call with the same code a single estimate uses.
+Units are SI: seconds, bytes, bytes/s, FLOP, FLOP/s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def compute_time_s(flops, peak_flops_per_s, efficiency=1.0):
+    """Time to do ``flops`` at ``efficiency * peak``: ``t = FLOPs / (peak * MFU)``."""
+    return flops / (peak_flops_per_s * efficiency)
+
+
+def memory_time_s(nbytes, bandwidth_bytes_per_s, utilization=1.0):
+    """Time to move ``nbytes`` through HBM: ``t = bytes / (bandwidth * utilisation)``."""
+    return nbytes / (bandwidth_bytes_per_s * utilization)
+
+
+def roofline_time_s(compute_s, memory_s):
+    """An op's time on one GPU: the slower of compute and memory (the roofline lower bound
+    ``max(T_math, T_mem)``; jax-ml/scaling-book, "Rooflines")."""
+    return np.maximum(compute_s, memory_s)
+
+
+def arithmetic_intensity_flops_per_byte(flops, nbytes):
+    """FLOPs per byte moved; an op is compute-bound when this exceeds peak / bandwidth."""
+    return flops / np.maximum(nbytes, 1e-30)
+
+
+def ring_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
+    """Ring all-reduce of M bytes over N ranks: ``2(N-1)/N * M / W + 2(N-1) * alpha``.
+
+    Each rank sends and receives ``2(N-1)/N * M`` (a reduce-scatter then an all-gather), in
+    ``2(N-1)`` latency-bound steps (Patarasuk & Yuan 2009; NCCL docs, "Performance"). 0 for N = 1.
+    """
+    n = np.asarray(ranks, dtype=float)
+    t = 2 * (n - 1) / n * message_bytes / bandwidth_bytes_per_s + 2 * (n - 1) * latency_s
+    return np.where(n > 1, t, 0.0)
+
+
+def ring_all_gather_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
+    """Ring all-gather (or reduce-scatter) of an M-byte result: half a ring all-reduce,
+    ``(N-1)/N * M / W + (N-1) * alpha``."""
+    return 0.5 * ring_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s)
+
+
+def distinct_ranks_per_token(ranks, top_k):
+    """Expected distinct ranks one token's top-k experts live on, experts spread uniformly over
+    N ranks: ``N * (1 - (1 - 1/N)^k)`` (k draws, each rank missed with probability (1-1/N)^k).
+    """
+    n = np.asarray(ranks, dtype=float)
+    return n * (1 - (1 - 1 / n) ** top_k)
+
+
+def remote_fraction(ranks):
+    """Fraction of destination ranks that are not the sender: ``(N - 1) / N``."""
+    n = np.asarray(ranks, dtype=float)
+    return (n - 1) / n
+
+
+def distinct_experts_touched(experts_on_rank, num_experts, top_k, tokens):
+    """Expected distinct experts a rank holding ``E/N`` experts sees when T tokens each pick
+    top-k of E uniformly: ``(E/N) * (1 - (1 - k/E)^T)``.
+
+    This is how many experts' weights a decode step must read on that rank: with few tokens
+    only some are touched; with many, all of them (the "batch effect" on MoE decode).
+    """
+    return experts_on_rank * (1 - (1 - top_k / num_experts) ** np.asarray(tokens, dtype=float))
+
+
+def expected_max_load(mean_load, ranks):
+    """Expected load of the busiest of N ranks when picks land uniformly at random:
+    ``mu + sqrt(2 * mu * ln N)`` (Gaussian approximation of the maximum of N Poisson(mu)
+    counts; Raab & Steger 1998). Equals ``mu`` for N = 1."""
+    n = np.asarray(ranks, dtype=float)
+    mu = np.asarray(mean_load, dtype=float)
+    return mu + np.sqrt(2 * mu * np.log(np.maximum(n, 1.0)))
+
+
+def pipeline_bubble_fraction(stages, microbatches):
+    """Idle fraction of a pipeline with p stages and m micro-batches: ``(p-1)/(m+p-1)``
+    (GPipe, Huang et al. 2019, arXiv 1811.06965)."""
+    p = np.asarray(stages, dtype=float)
+    return (p - 1) / (microbatches + p - 1)
+
+
+def pipeline_steps(stages, microbatches):
+    """Stage steps for m micro-batches through p stages: ``m + p - 1``."""
+    return microbatches + np.asarray(stages) - 1
+
+
+def ep_all_to_all_time_s(tokens, destinations_per_token, hidden_size, dispatch_bytes_per_element,
+                         combine_bytes_per_element, bandwidth_bytes_per_s, latency_s=0.0):
+    """Dispatch + combine of an expert-parallel MoE layer on one link:
+    ``T * n_dest * D * (b_dispatch + b_combine) / W + 2 * alpha``.
+
+    Each token's hidden vector goes to each remote destination (dispatch) and comes back
+    (combine). DeepSeek-V3 decode on 50 GB/s InfiniBand: 32 tokens * 9 destinations * 7000 *
+    (1 + 2) B / 50 GB/s = 120.96 us per layer (arXiv 2505.09343, sec. 4.3).
+    """
+    volume = tokens * destinations_per_token * hidden_size * (
+        dispatch_bytes_per_element + combine_bytes_per_element)
+    return volume / bandwidth_bytes_per_s + 2 * latency_s
+
+
+def p2p_time_s(message_bytes, bandwidth_bytes_per_s, latency_s):
+    """One point-to-point send (pipeline stage boundary): ``M / W + alpha``."""
+    return message_bytes / bandwidth_bytes_per_s + latency_s
+
+
+def exposed_comm_time_s(comm_s, overlappable_s, overlap_fraction):
+    """Communication left on the critical path when ``overlap_fraction`` of it hides under
+    ``overlappable_s`` of compute: ``comm - min(overlap * comm, overlappable)``."""
+    return comm_s - np.minimum(overlap_fraction * comm_s, overlappable_s)
