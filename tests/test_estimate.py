@@ -1,0 +1,252 @@
+"""The one-layout estimate on a toy chip with round numbers, worked by hand, plus properties.
+
+Toy chip: 100 TFLOP/s, 1 TB/s HBM, 100 GB, MFU 0.5, bandwidth utilisation 0.5, 4 GPUs per node,
+100 GB/s NVLink and 10 GB/s scale-out per direction, 1 us / 10 us latency, links at 100%.
+Toy model: L = 2, D = 1024, MHA with H = H_kv = 8 heads of d_h = 128, E = 4 experts of F = 1024,
+top-1, plain (2-matrix) FFN, V = 1000, fp16 everywhere (2 bytes).
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from analysis import anatomy as A
+from analysis import estimate as E
+from analysis.errors import InputError, LayoutError
+from analysis.inputs import (Attention, Hardware, Model, Requirements, Scenario, Strategy,
+                             Workload)
+
+TOY_CHIP = Hardware("toy", (("bf16", 1e14),), 100e9, 1e12, gpus_per_node=4,
+                    scaleup_bandwidth_bytes_per_s=100e9, scaleout_bandwidth_bytes_per_s=10e9,
+                    scaleup_latency_s=1e-6, scaleout_latency_s=10e-6, mfu=0.5,
+                    bandwidth_utilization=0.5, scaleup_efficiency=1.0, scaleout_efficiency=1.0)
+TOY_MOE = Model("toy-moe", 2, 1024, Attention("gqa", 8, 8, 128), vocab_size=1000, ffn_gated=False,
+                num_experts=4, top_k=1, expert_intermediate_size=1024, weight_precision="fp16",
+                kv_precision="fp16", activation_precision="fp16")
+BALANCED = E.Options(imbalance="balanced")
+
+
+def scenario(batch=4, prompt=1000, output=24, model=TOY_MOE, reserve=0.0):
+    return Scenario("toy", TOY_CHIP, model, Workload(batch, (prompt,), output),
+                    Requirements(memory_reserve_fraction=reserve))
+
+
+def lay(text):
+    return E.Layouts.from_strategies([Strategy.parse(text)])
+
+
+def test_toy_model_counts_by_hand():
+    # attention 4 * 1024^2 = 4,194,304 per layer; expert 2 * 1024 * 1024 = 2,097,152
+    assert A.attention_matmul_params_per_layer(TOY_MOE) == 4_194_304
+    assert A.expert_params(TOY_MOE) == 2_097_152
+    # total: embedding + head 2 * 1,024,000; attention 2 * 4,194,304; router 2 * 4 * 1024;
+    # experts 2 * 4 * 2,097,152; norms (2 * 2 + 1) * 1024
+    assert A.total_params(TOY_MOE) == 2_048_000 + 8_388_608 + 8_192 + 16_777_216 + 5_120
+
+
+def test_memory_breakdown_by_hand_single_gpu():
+    sc = scenario()
+    mem = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("tp=1"), BALANCED)
+    # experts: 16,777,216 params * 2 B; everything else: 10,449,920 params * 2 B
+    assert mem["expert_weights"][0] == pytest.approx(33_554_432)
+    assert mem["non_expert_weights"][0] == pytest.approx(20_899_840)
+    # KV: 4 sequences x (1000 + 24) tokens x 2 layers x (2 * 8 * 128 * 2 B = 4096 B)
+    assert mem["kv_cache"][0] == pytest.approx(4 * 1024 * 2 * 4096)
+    assert mem["comm_buffers"][0] == 0
+    assert mem["runtime_reserve"][0] == 0
+
+
+def test_expert_parallelism_divides_expert_weights_only():
+    sc = scenario()
+    one = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("tp=1"), BALANCED)
+    ep4 = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("ep=4"), BALANCED)
+    tp4 = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("tp=4"), BALANCED)
+    assert ep4["expert_weights"][0] == pytest.approx(one["expert_weights"][0] / 4)
+    assert ep4["non_expert_weights"][0] == pytest.approx(one["non_expert_weights"][0])
+    # ep=4 is attention-DP 4: each GPU caches a quarter of the sequences
+    assert ep4["kv_cache"][0] == pytest.approx(one["kv_cache"][0] / 4)
+    # tp=4 (experts split 4 ways too) divides both, and the 8 KV heads 4 ways
+    assert tp4["expert_weights"][0] == pytest.approx(one["expert_weights"][0] / 4)
+    assert tp4["non_expert_weights"][0] == pytest.approx(one["non_expert_weights"][0] / 4)
+    assert tp4["kv_cache"][0] == pytest.approx(one["kv_cache"][0] / 4)
+
+
+def test_decode_attention_reads_the_cache_once():
+    sc = scenario()
+    ops = E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=1"), BALANCED, seqs_per_group=4,
+                      query_tokens_per_seq=1, phase="decode", context_tokens=1024)
+    core = ops["attention_core"]
+    # FLOPs: 2 layers x 4 seqs x 1024 keys x 2 * 8 heads * (128 + 128) = 33,554,432
+    assert core.flops[0] == pytest.approx(33_554_432)
+    # bytes: 2 layers x (cache 4 x 1024 x 4096 B + new tokens 4 x (q,k,v 3072 x 2 B + KV 4096 B))
+    assert core.hbm_bytes[0] == pytest.approx(2 * (4 * 1024 * 4096 + 4 * (3072 * 2 + 4096)))
+    # memory-bound: 33.6 MB / (1 TB/s * 0.5) = 67.3 us, against 0.67 us of compute
+    assert core.memory_s[0] == pytest.approx(core.hbm_bytes[0] / 0.5e12)
+    assert core.bound[0] == "memory"
+    assert sc.workload.batch_sequences == 4
+
+
+def test_decode_reads_only_the_experts_its_tokens_touch():
+    ops = E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=1"), BALANCED, seqs_per_group=4,
+                      query_tokens_per_seq=1, phase="decode", context_tokens=1024)
+    ex = ops["routed_experts"]
+    # 4 tokens, top-1 of 4 experts: 4 * (1 - (3/4)^4) = 2.734375 experts touched per layer
+    touched = 4 * (1 - 0.75 ** 4)
+    weights = touched * 2_097_152 * 2
+    acts = 4 * (2 * 1024 + 2 * 1 * 1024) * 2        # 4 tokens in/out and the F-wide hidden
+    assert ex.hbm_bytes[0] == pytest.approx(2 * (weights + acts))
+    # FLOPs: 2 layers x 2 x 4 tokens x 2,097,152 params (balanced load: 4 pairs on one rank)
+    assert ex.flops[0] == pytest.approx(2 * 2 * 4 * 2_097_152)
+
+
+def test_prefill_attention_is_causal():
+    ops = E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=1"), BALANCED, seqs_per_group=1,
+                      query_tokens_per_seq=1000, phase="prefill")
+    # pairs: 1000 * 1001 / 2 = 500,500 per layer; 2 * 8 * 256 = 4096 FLOPs a pair; 2 layers
+    assert ops["attention_core"].flops[0] == pytest.approx(2 * 500_500 * 4096)
+
+
+def test_tp_all_reduce_by_hand():
+    # tp=4 inside a 4-GPU node: each layer all-reduces 4 tokens x 1024 x 2 B = 8192 B twice
+    ops = E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=4"), BALANCED, seqs_per_group=4,
+                      query_tokens_per_seq=1, phase="decode", context_tokens=1024)
+    one = 2 * 3 / 4 * 8192 / 100e9 + 2 * 3 * 1e-6
+    assert ops["tp_all_reduce"].comm_s[0] == pytest.approx(2 * 2 * one)
+    # tp=8 leaves the node: the scale-out link (10 GB/s, 10 us) carries it
+    ops8 = E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=8"), BALANCED, seqs_per_group=4,
+                       query_tokens_per_seq=1, phase="decode", context_tokens=1024)
+    one8 = 2 * 7 / 8 * 8192 / 10e9 + 2 * 7 * 10e-6
+    assert ops8["tp_all_reduce"].comm_s[0] == pytest.approx(2 * 2 * one8)
+
+
+def test_ep_dispatch_inside_a_node_by_hand():
+    # ep=4 (dp_attn=4), 4 sequences x 1 token: each GPU dispatches 1 token; top-1 over 4 ranks
+    # visits 1 rank, of which 3/4 are remote: 1 x 0.75 x 1024 x (2 + 2) B / 100 GB/s + 2 us
+    ops = E.stage_ops(TOY_CHIP, TOY_MOE, lay("ep=4"), BALANCED, seqs_per_group=4,
+                      query_tokens_per_seq=1, phase="decode", context_tokens=1024)
+    per_layer = 0.75 * 1024 * 4 / 100e9 + 2e-6
+    assert ops["ep_dispatch_combine"].comm_s[0] == pytest.approx(2 * per_layer)
+
+
+def test_pipeline_steps_and_decode_through_every_stage():
+    sc = scenario(batch=8)
+    l2 = lay("pp=2,mb=4")
+    ttft, ops = E.prefill(TOY_CHIP, TOY_MOE, sc.workload, l2, BALANCED, 1000)
+    # 4 micro-batches through 2 stages: 5 stage steps
+    assert ttft[0] == pytest.approx(5 * E.stage_time_s(ops, BALANCED)[0])
+    tpot, dops = E.decode(TOY_CHIP, TOY_MOE, sc.workload, l2, BALANCED, 1024)
+    assert tpot[0] == pytest.approx(2 * E.stage_time_s(dops, BALANCED)[0])
+
+
+def test_breakdowns_sum_to_totals():
+    sc = scenario(batch=8, reserve=0.1)
+    est = E.estimate(sc, Strategy.parse("tp=2,dp_attn=2,ep=4,pp=2,mb=2"))
+    d = est.to_dict()
+    assert sum(est.ttft_breakdown_s.values()) == pytest.approx(d["ttft_s"])
+    ctx_end_tpot = est.metrics[-1]["tpot_end_s"]
+    assert sum(est.tpot_breakdown_s.values()) == pytest.approx(ctx_end_tpot)
+    assert sum(est.memory_bytes.values()) == pytest.approx(d["memory_per_gpu_bytes"]["total"])
+    assert est.memory_bytes["runtime_reserve"] == pytest.approx(0.1 * 100e9)
+
+
+def test_speed_of_light_ignores_efficiencies_and_communication():
+    sc = scenario()
+    sol = E.Options(mode="sol", imbalance="balanced")
+    ops = E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=4"), sol, seqs_per_group=4,
+                      query_tokens_per_seq=1, phase="decode", context_tokens=1024)
+    assert ops["tp_all_reduce"].comm_s[0] == 0
+    core = ops["attention_core"]
+    assert core.memory_s[0] == pytest.approx(core.hbm_bytes[0] / 1e12)
+    assert sc.model is TOY_MOE
+
+
+def test_impossible_layouts_say_why():
+    sc = scenario()
+    with pytest.raises(LayoutError) as e:
+        E.estimate(sc, Strategy.parse("tp=3"))
+    assert "tp=3 does not divide the 8 attention heads" in str(e.value)
+    with pytest.raises(LayoutError) as e:
+        E.estimate(sc, Strategy.parse("ep=8"))
+    assert "ep=8 does not divide the 4 experts" in str(e.value)
+    with pytest.raises(LayoutError) as e:
+        E.estimate(sc, Strategy.parse("pp=4"))
+    assert "pp=4 stages exceed the 2 layers" in str(e.value)
+    with pytest.raises(LayoutError) as e:
+        E.estimate(sc, Strategy.parse("dp=3"))
+    assert "dp=3 replicas do not divide the batch of 4" in str(e.value)
+
+
+def test_kv_heads_replicate_past_tp():
+    gqa = Model("g", 2, 1024, Attention("gqa", 8, 2, 128), vocab_size=1000, num_experts=4,
+                top_k=1, expert_intermediate_size=1024)
+    # 2 KV heads over tp=8: one head per GPU (replicated 4x), not a quarter of one
+    per = E.kv_cache_bytes_per_token_per_layer_per_gpu(gqa, np.array([1, 2, 8]))
+    assert list(per) == [2 * 128 * 2 * 2, 2 * 128 * 1 * 2, 2 * 128 * 1 * 2]
+
+
+def test_mla_cache_is_not_split_by_tp():
+    mla = Model("m", 2, 1024, Attention("mla", 8, 8, 0, kv_lora_rank=512, qk_nope_head_dim=64,
+                                        qk_rope_head_dim=64, v_head_dim=64),
+                num_experts=4, top_k=1, expert_intermediate_size=1024)
+    per = E.kv_cache_bytes_per_token_per_layer_per_gpu(mla, np.array([1, 8]))
+    assert list(per) == [(512 + 64) * 2, (512 + 64) * 2]
+
+
+def test_options_reject_bad_values():
+    with pytest.raises(InputError, match="options.mode"):
+        E.Options(mode="fast")
+    with pytest.raises(InputError, match="options.imbalance_factor"):
+        E.Options(imbalance="factor", imbalance_factor=0.5)
+    with pytest.raises(InputError, match="options.overlap_fraction"):
+        E.Options(overlap_fraction=1.5)
+
+
+# ---------------------------------------------------------------- properties over many layouts
+
+def _random_layouts(seed=0, n=400):
+    rng = np.random.default_rng(seed)
+    p2 = np.array([1, 2, 4, 8])
+    tp = rng.choice(p2, n)
+    dp_attn = rng.choice(p2, n)
+    g = tp * dp_attn
+    etp = np.array([rng.choice([x for x in (1, 2, 4, 8, 16, 32, 64) if gi % x == 0 and gi // x <= 4])
+                    for gi in g])
+    return E.Layouts.from_columns(tp=tp, dp_attn=dp_attn, etp=etp, ep=g // etp,
+                                  pp=rng.choice([1, 2], n), dp=rng.choice([1, 2], n),
+                                  microbatches=rng.choice([1, 2], n),
+                                  redundant_experts=np.zeros(n, int))
+
+
+def test_properties_hold_across_random_valid_layouts():
+    sc = scenario(batch=64, prompt=512)
+    lays = _random_layouts()
+    ok = E.valid_mask(TOY_MOE, sc.workload, lays)
+    lays = lays.subset(ok)
+    assert len(lays) > 50
+    der = E.evaluate_layouts(sc, lays, E.Options())
+    sol = E.evaluate_layouts(sc, lays, E.Options(mode="sol"))
+    for key in ("ttft_s", "tpot_s", "e2e_latency_s", "memory_per_gpu_bytes"):
+        assert np.all(np.isfinite(der[key])) and np.all(der[key] > 0), key
+    # derated never beats speed of light
+    assert np.all(der["ttft_s"] >= sol["ttft_s"] * (1 - 1e-12))
+    assert np.all(der["tpot_s"] >= sol["tpot_s"] * (1 - 1e-12))
+
+
+@pytest.mark.parametrize("degree", ["tp", "ep"])
+def test_more_tp_or_ep_never_raises_weight_memory(degree):
+    sc = scenario(batch=64, prompt=512)
+    base = {"tp": 1, "dp_attn": 1, "etp": 1, "ep": 1, "pp": 1, "dp": 1, "microbatches": 1,
+            "redundant_experts": 0}
+    prev = math.inf
+    for x in (1, 2, 4):
+        cols = dict(base)
+        if degree == "tp":
+            cols.update(tp=x, etp=x)
+        else:
+            cols.update(dp_attn=x, ep=x)
+        l1 = E.Layouts.from_columns(**{k: [v] for k, v in cols.items()})
+        mem = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, l1, E.Options())
+        weights = mem["expert_weights"][0] + mem["non_expert_weights"][0]
+        assert weights <= prev
+        prev = weights

@@ -1,0 +1,98 @@
+"""Hand-worked checks of every formula in analysis.formulas, plus published anchors."""
+
+import math
+
+import numpy as np
+import pytest
+
+from analysis import formulas as f
+
+
+def test_compute_time_divides_by_derated_peak():
+    # 1e12 FLOP on a 100 TFLOP/s chip at 50% MFU: 1e12 / 5e13 = 0.02 s
+    assert f.compute_time_s(1e12, 1e14, 0.5) == pytest.approx(0.02)
+
+
+def test_memory_time_divides_by_derated_bandwidth():
+    # 1 GB over 1 TB/s at 80%: 1e9 / 8e11 = 1.25 ms
+    assert f.memory_time_s(1e9, 1e12, 0.8) == pytest.approx(1.25e-3)
+
+
+def test_roofline_takes_the_slower_resource():
+    assert f.roofline_time_s(2.0, 3.0) == 3.0
+    assert f.roofline_time_s(5.0, 3.0) == 5.0
+
+
+def test_ring_all_reduce_by_hand():
+    # 1 GB over 4 ranks, 100 GB/s, 1 us: 2*3/4 * 1e9/1e11 + 2*3*1e-6 = 0.015 + 6e-6
+    assert f.ring_all_reduce_time_s(1e9, 4, 1e11, 1e-6) == pytest.approx(0.015006)
+    assert f.ring_all_reduce_time_s(1e9, 1, 1e11, 1e-6) == 0.0
+
+
+def test_all_gather_is_half_an_all_reduce():
+    # (N-1)/N * M / W + (N-1) * alpha = 0.75 * 0.01 + 3e-6
+    assert f.ring_all_gather_time_s(1e9, 4, 1e11, 1e-6) == pytest.approx(0.0075 + 3e-6)
+
+
+def test_distinct_ranks_per_token_by_hand():
+    # 16 ranks, top-2: 16 * (1 - (15/16)^2) = 16 * 0.12109375 = 1.9375
+    assert f.distinct_ranks_per_token(16, 2) == pytest.approx(1.9375)
+    # one rank: the token visits it once, whatever k
+    assert f.distinct_ranks_per_token(1, 8) == pytest.approx(1.0)
+    # top-1 always visits exactly one rank
+    assert f.distinct_ranks_per_token(64, 1) == pytest.approx(1.0)
+
+
+def test_remote_fraction():
+    assert f.remote_fraction(4) == pytest.approx(0.75)
+    assert f.remote_fraction(1) == 0.0
+
+
+def test_distinct_experts_touched_by_hand():
+    # 4 of 16 experts on the rank, top-2, one token: 4 * (1 - (1 - 2/16)^1) = 0.5
+    assert f.distinct_experts_touched(4, 16, 2, 1) == pytest.approx(0.5)
+    # two tokens: 4 * (1 - 0.875^2) = 4 * 0.234375 = 0.9375
+    assert f.distinct_experts_touched(4, 16, 2, 2) == pytest.approx(0.9375)
+    # a large batch touches every expert on the rank
+    assert f.distinct_experts_touched(4, 16, 2, 10_000) == pytest.approx(4.0)
+
+
+def test_expected_max_load_by_hand():
+    # mu = 100 over 4 ranks: 100 + sqrt(2 * 100 * ln 4) = 100 + 16.651...
+    assert f.expected_max_load(100, 4) == pytest.approx(100 + math.sqrt(200 * math.log(4)))
+    assert f.expected_max_load(100, 1) == pytest.approx(100)
+
+
+def test_pipeline_bubble_and_steps():
+    # p = 4, m = 12: 3 / 15 = 0.2 of the time idle; 15 stage steps
+    assert f.pipeline_bubble_fraction(4, 12) == pytest.approx(0.2)
+    assert f.pipeline_steps(4, 12) == 15
+    assert f.pipeline_bubble_fraction(1, 1) == 0.0
+
+
+def test_deepseek_v3_ep_bound_decode_anchor():
+    # arXiv 2505.09343 sec. 4.3: (1 B dispatch + 2 B combine) x 32 tokens x 9 experts x 7000
+    # hidden / 50 GB/s = 120.96 us per layer
+    per_layer = f.ep_all_to_all_time_s(32, 9, 7000, 1, 2, 50e9)
+    assert per_layer == pytest.approx(120.96e-6)
+    # two overlapped micro-batches x 61 layers = 14.76 ms per output token (~67 tokens/s)
+    per_token = 2 * 61 * per_layer
+    assert per_token == pytest.approx(14.76e-3, rel=1e-3)
+    assert 1 / per_token == pytest.approx(67, rel=0.02)  # "about 67 tokens/s": 67.8
+    # on a 900 GB/s NVL72 domain: 0.82 ms per token (same source)
+    assert 2 * 61 * f.ep_all_to_all_time_s(32, 9, 7000, 1, 2, 900e9) == pytest.approx(
+        0.82e-3, rel=0.01)
+
+
+def test_p2p_and_overlap():
+    assert f.p2p_time_s(1e6, 1e9, 1e-6) == pytest.approx(1e-3 + 1e-6)
+    # half of 10 ms of comm can hide, but only 2 ms of compute is there to hide it under
+    assert f.exposed_comm_time_s(10e-3, 2e-3, 0.5) == pytest.approx(8e-3)
+    assert f.exposed_comm_time_s(10e-3, 20e-3, 0.0) == pytest.approx(10e-3)
+
+
+def test_formulas_work_on_arrays():
+    n = np.array([1, 2, 4, 8])
+    out = f.ring_all_reduce_time_s(1e6, n, 1e9, 0.0)
+    assert out.shape == (4,)
+    assert out[0] == 0 and np.all(np.diff(out) > 0)
