@@ -376,3 +376,54 @@ def check_declared_size(model: Model) -> SizeCheck | None:
                      "larger vocabulary, or be a rounded marketing number")
         msg += " Where the gap could be: " + "; ".join(hints) + "."
     return SizeCheck(declared, derived, gap, msg)
+
+
+def summary(model: Model, prompt_tokens: int = 2048, context_tokens: int | None = None) -> dict:
+    """Everything the anatomy CLI and notebook show, as plain numbers (JSON-ready)."""
+    ctx = context_tokens if context_tokens is not None else prompt_tokens
+    size = check_declared_size(model)
+    pre = prefill_flops_by_op(model, prompt_tokens)
+    dec = decode_flops_by_op(model, ctx)
+    return {
+        "model": model.name,
+        "total_params": total_params(model),
+        "active_params": active_params(model, include_input_embedding=True),
+        "active_params_excl_input_embedding": active_params(model, include_input_embedding=False),
+        "params_by_component": params_by_component(model),
+        "active_params_by_component": active_params_by_component(model, True),
+        "weight_bytes": weight_bytes(model),
+        "kv_cache_bytes_per_token": kv_cache_bytes_per_token(model),
+        "prefill_prompt_tokens": prompt_tokens,
+        "prefill_flops_per_token_by_op": {k: v / prompt_tokens for k, v in pre.items()},
+        "decode_context_tokens": ctx,
+        "decode_flops_per_token_by_op": dec,
+        "declared_total_params": model.declared_total_params,
+        "declared_vs_derived": None if size is None else {
+            "declared": size.declared_params, "derived": size.derived_params,
+            "relative_gap": size.relative_gap, "disagrees": size.disagrees,
+            "message": size.message},
+    }
+
+
+def model_matching_declared(model: Model) -> Model:
+    """The "declared" reading of a model whose stated size disagrees with its architecture.
+
+    The gap is put where most of a model's parameters live: the routed experts' FFN width for an
+    MoE model, the dense FFN width for a dense one. Total parameters are linear in that width,
+    ``N(F) = N(0) + F * dN/dF``, so ``F' = (N_declared - N(0)) / (dN/dF)``, rounded to a multiple
+    of 64 (a width real kernels tile). Returns the model unchanged when nothing was declared.
+    """
+    from dataclasses import replace
+
+    if model.declared_total_params is None:
+        return model
+    key = "expert_intermediate_size" if model.is_moe else "dense_intermediate_size"
+    n0 = total_params(replace(model, **{key: 64}))
+    n1 = total_params(replace(model, **{key: 128}))
+    per_unit = (n1 - n0) / 64
+    base = n0 - 64 * per_unit
+    width = (model.declared_total_params - base) / per_unit
+    width = max(64, int(round(width / 64)) * 64)
+    return replace(model, **{key: width}, name=f"{model.name} (declared size)",
+                   source=f"{model.source}; {key} scaled to {width} to match the declared "
+                          f"{model.declared_total_params / 1e9:.3g}B parameters")

@@ -36,7 +36,7 @@ import numpy as np
 from . import anatomy as A
 from . import formulas as f
 from .errors import InputError, LayoutError
-from .inputs import DEGREE_NAMES, Hardware, Model, Scenario, Strategy, Workload
+from .inputs import DEGREE_NAMES, Hardware, Model, Scenario, Strategy, Workload, layout_label
 
 Mode = Literal["derated", "sol"]
 Imbalance = Literal["balanced", "uniform", "factor"]
@@ -133,6 +133,11 @@ class Layouts:
     def strategy(self, i: int) -> Strategy:
         return Strategy(**{n: int(getattr(self, n)[i]) for n in DEGREE_NAMES})
 
+    def labels(self) -> list[str]:
+        """:func:`~analysis.inputs.layout_label` of every layout."""
+        cols = [getattr(self, n).tolist() for n in DEGREE_NAMES]
+        return [layout_label(*vals) for vals in zip(*cols)]
+
     def subset(self, mask) -> Layouts:
         return Layouts(**{n: getattr(self, n)[mask] for n in DEGREE_NAMES})
 
@@ -192,11 +197,11 @@ def rejection_reasons(model: Model, workload: Workload, lay: Layouts) -> list[li
     """Per layout, the readable list of reasons it is impossible (empty = valid)."""
     reasons: list[list[str]] = [[] for _ in range(len(lay))]
     b = workload.batch_sequences
+    cols = {n: getattr(lay, n).tolist() for n in DEGREE_NAMES}
     for mask, template in layout_rejections(model, workload, lay):
-        for i in np.flatnonzero(mask):
-            vals = {n: int(getattr(lay, n)[i]) for n in DEGREE_NAMES}
-            dp, m = vals["dp"], vals["microbatches"]
-            vals["mb_seqs"] = b // dp // m if dp and m else 0
+        for i in np.flatnonzero(mask).tolist():
+            vals = {n: cols[n][i] for n in DEGREE_NAMES}
+            vals["mb_seqs"] = b // vals["dp"] // vals["microbatches"]
             reasons[i].append(template.format(**vals))
     return reasons
 

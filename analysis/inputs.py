@@ -371,6 +371,7 @@ class Workload:
     output_tokens: int = 256
     prompt_length_weights: tuple[float, ...] | None = None
     prompt_range_tokens: tuple[int, int] | None = None   # as the user gave it, for reports
+    output_tokens_stated: bool = True    # False when output_tokens is a default, not the user's
 
     def __post_init__(self) -> None:
         check_positive("workload.batch_sequences", self.batch_sequences, integer=True)
@@ -406,15 +407,16 @@ class Workload:
         return min(self.prompt_lengths_tokens)
 
     @classmethod
-    def from_range(cls, batch_sequences: int, lo: int, hi: int, output_tokens: int = 256
-                   ) -> Workload:
+    def from_range(cls, batch_sequences: int, lo: int, hi: int, output_tokens: int = 256,
+                   output_tokens_stated: bool = True) -> Workload:
         check_positive("workload.prompt_range_tokens[0]", lo, integer=True)
         check_positive("workload.prompt_range_tokens[1]", hi, integer=True)
         if lo > hi:
             raise InputError("workload.prompt_range_tokens", (lo, hi), "the range is reversed",
                              f"[{hi}, {lo}]")
         return cls(batch_sequences, prompt_grid_tokens(int(lo), int(hi)), output_tokens,
-                   prompt_range_tokens=(int(lo), int(hi)))
+                   prompt_range_tokens=(int(lo), int(hi)),
+                   output_tokens_stated=output_tokens_stated)
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,6 +463,17 @@ class Requirements:
 # --------------------------------------------------------------------------------------------
 
 DEGREE_NAMES = ("tp", "dp_attn", "etp", "ep", "pp", "dp", "microbatches", "redundant_experts")
+_LABEL_PREFIX = ("tp", "dp_attn", "etp", "ep", "pp", "dp", "mb", "re")
+
+
+def layout_label(tp: int, dp_attn: int, etp: int, ep: int, pp: int, dp: int,
+                 microbatches: int = 1, redundant_experts: int = 0) -> str:
+    """Short, stable name of a layout: the degrees that are not 1 (redundant experts: not 0),
+    in :data:`DEGREE_NAMES` order, e.g. ``tp4-dp_attn16-etp4-ep16``; "single-gpu" for none."""
+    values = (tp, dp_attn, etp, ep, pp, dp, microbatches, redundant_experts)
+    parts = [f"{p}{v}" for p, v, idle in zip(_LABEL_PREFIX, values, (1, 1, 1, 1, 1, 1, 1, 0))
+             if v != idle]
+    return "-".join(parts) or "single-gpu"
 
 
 @dataclass(frozen=True)
@@ -504,13 +517,7 @@ class Strategy:
 
     def label(self) -> str:
         """Short, stable name: only the degrees that are not 1, e.g. ``tp4-ep16``."""
-        parts = [f"{n}{getattr(self, n)}" for n in ("tp", "dp_attn", "etp", "ep", "pp", "dp")
-                 if getattr(self, n) != 1]
-        if self.microbatches != 1:
-            parts.append(f"mb{self.microbatches}")
-        if self.redundant_experts:
-            parts.append(f"re{self.redundant_experts}")
-        return "-".join(parts) or "single-gpu"
+        return layout_label(*(getattr(self, n) for n in DEGREE_NAMES))
 
     def as_dict(self) -> dict[str, int]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,0 +1,7 @@
+"""Command line: ``python -m analysis COMMAND ...`` (see ``python -m analysis --help``)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,512 @@
+"""The planner: enumerate every layout up to a GPU budget, estimate them all at once, check every
+requirement, and pick a recommendation (or say honestly that nothing meets the requirements).
+
+The space: ``tp`` in powers of two dividing the heads; ``dp_attn``, ``etp`` in powers of two with
+``ep = tp * dp_attn / etp``; ``pp`` in the divisors of L and powers of two up to L; ``dp`` and the
+prefill micro-batch count ``m`` in powers of two; ``redundant_experts`` in the given choices.
+Every candidate is kept, the impossible ones with their reasons (``strategies.csv``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import anatomy as A
+from . import estimate as E
+from . import fmt
+from .inputs import DEGREE_NAMES, Scenario, Strategy, layout_label
+
+POW2 = tuple(2 ** i for i in range(11))  # 1 .. 1024
+
+THROUGHPUT_COLUMNS = {"prefill": "prefill_tokens_per_s_per_gpu",
+                      "decode": "decode_tokens_per_s_per_gpu",
+                      "total": "total_tokens_per_s_per_gpu"}
+THROUGHPUT_MEANING = {"prefill": "prompt tokens processed per second per GPU during prefill",
+                      "decode": "tokens generated per second per GPU during decode",
+                      "total": "prompt and generated tokens per second per GPU over whole requests"}
+
+
+# --------------------------------------------------------------------------------------------
+# Enumeration
+# --------------------------------------------------------------------------------------------
+
+def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
+                      redundant_choices: tuple[int, ...] = (0,)) -> E.Layouts:
+    """All degree combinations up to the GPU budget (``scenario.fixed_gpus`` if set)."""
+    m = scenario.model
+    cap = max_gpus or scenario.fixed_gpus or scenario.max_gpus
+    tps = [t for t in POW2 if t <= cap]
+    pps = sorted({p for p in range(1, m.num_layers + 1) if m.num_layers % p == 0 and p <= cap}
+                 | {p for p in POW2 if p <= min(cap, m.num_layers)})
+    rows = []
+    for tp, dp_attn in itertools.product(tps, POW2):
+        g = tp * dp_attn
+        if g > cap:
+            continue
+        etps = [x for x in POW2 if g % x == 0] if m.is_moe else [g]
+        if not m.is_moe and dp_attn != 1:
+            continue
+        for etp, pp in itertools.product(etps, pps):
+            if g * pp > cap:
+                continue
+            ep = g // etp
+            for dp in POW2:
+                if g * pp * dp > cap:
+                    break
+                for mb in POW2:
+                    if mb > 64:
+                        break
+                    for r in (redundant_choices if m.is_moe else (0,)):
+                        rows.append((tp, dp_attn, etp, ep, pp, dp, mb, r))
+    arr = np.array(rows, dtype=np.int64).reshape(-1, len(DEGREE_NAMES))
+    lay = E.Layouts(*[arr[:, i] for i in range(len(DEGREE_NAMES))])
+    if scenario.fixed_gpus:
+        lay = lay.subset(lay.gpus == scenario.fixed_gpus)
+    return lay
+
+
+# --------------------------------------------------------------------------------------------
+# Requirements
+# --------------------------------------------------------------------------------------------
+
+def throughput_reading(scenario: Scenario) -> tuple[str, str]:
+    """Which throughput a "throughput per GPU" requirement means, and why.
+
+    Stated in the scenario: that one. Otherwise: when the scenario describes only the prefill
+    phase (no TPOT target and no stated output length), prompt tokens processed ("prefill");
+    else tokens over whole requests ("total").
+    """
+    r = scenario.requirements
+    if r.throughput_kind:
+        return r.throughput_kind, r.throughput_kind_reason or "stated in the scenario"
+    if r.tpot_s is None and not scenario.workload.output_tokens_stated:
+        return "prefill", ("the scenario gives a TTFT target but no TPOT target and no output "
+                           "length, so the only phase it describes is prefill: the requirement is "
+                           "read as prompt tokens processed per GPU")
+    return "total", ("the scenario describes both phases, so the requirement is read as prompt "
+                     "and generated tokens per GPU over whole requests")
+
+
+@dataclass
+class Check:
+    """One requirement against one layout: passed, the number, the target, and how it is read."""
+
+    name: str
+    passed: bool
+    value: float | None
+    target: float | None
+    unit: str
+    detail: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "passed": self.passed, "value": self.value,
+                "target": self.target, "unit": self.unit, "detail": self.detail}
+
+
+def evaluate_all(scenario: Scenario, lay: E.Layouts, opts: E.Options) -> pd.DataFrame:
+    """Metrics of every layout: worst case over the prompt lengths for each requirement."""
+    wl = scenario.workload
+    per_s = [E.evaluate_layouts(scenario, lay, opts, s) for s in wl.prompt_lengths_tokens]
+    worst = per_s[int(np.argmax(wl.prompt_lengths_tokens))]
+    df = pd.DataFrame({n: getattr(lay, n) for n in DEGREE_NAMES})
+    df["gpus"] = lay.gpus
+    for key, val in worst.items():
+        if key not in ("gpus", "prompt_tokens"):
+            df[key] = val
+    for kind, col in THROUGHPUT_COLUMNS.items():
+        df[f"min_{col}"] = np.min(np.stack([p[col] for p in per_s]), axis=0)
+    df["tpot_max_s"] = np.max(np.stack([p["tpot_end_s"] for p in per_s]), axis=0)
+    return df
+
+
+def add_checks(scenario: Scenario, df: pd.DataFrame) -> pd.DataFrame:
+    """Add a boolean column per requirement and ``meets_all``."""
+    r = scenario.requirements
+    df["check_memory"] = df["fits_memory"]
+    df["check_ttft"] = True if r.ttft_s is None else df["ttft_s"] <= r.ttft_s
+    df["check_tpot"] = True if r.tpot_s is None else df["tpot_max_s"] <= r.tpot_s
+    if r.throughput_tokens_per_s_per_gpu is None:
+        df["check_throughput"] = True
+    else:
+        kind, _ = throughput_reading(scenario)
+        df["check_throughput"] = (df[f"min_{THROUGHPUT_COLUMNS[kind]}"]
+                                  >= r.throughput_tokens_per_s_per_gpu)
+    df["meets_all"] = df[["check_memory", "check_ttft", "check_tpot", "check_throughput"]].all(1)
+    return df
+
+
+def checks_for(scenario: Scenario, row: pd.Series) -> list[Check]:
+    """The checklist of one evaluated layout, each with the number behind it."""
+    r = scenario.requirements
+    hw = scenario.hardware
+    out = [Check("valid degrees", True, None, None, "",
+                 f"{Strategy(**{n: int(row[n]) for n in DEGREE_NAMES}).label()}: every degree "
+                 f"divides what it splits (heads, KV heads, experts, layers, batch)")]
+    out.append(Check("memory fits with the reserve", bool(row["fits_memory"]),
+                     float(row["memory_per_gpu_bytes"]), hw.hbm_capacity_bytes, "bytes",
+                     f"{fmt.gb(row['memory_per_gpu_bytes'])} per GPU including a "
+                     f"{r.memory_reserve_fraction:.0%} runtime reserve, of "
+                     f"{fmt.gb(hw.hbm_capacity_bytes)}"))
+    if r.ttft_s is not None:
+        out.append(Check("TTFT at the longest prompt", bool(row["ttft_s"] <= r.ttft_s),
+                         float(row["ttft_s"]), r.ttft_s, "s",
+                         f"{fmt.seconds(row['ttft_s'])} for the batch of "
+                         f"{scenario.workload.batch_sequences} at "
+                         f"{scenario.workload.max_prompt_tokens} tokens, target "
+                         f"{fmt.seconds(r.ttft_s)}"))
+    if r.tpot_s is not None:
+        out.append(Check("TPOT at the end of generation", bool(row["tpot_max_s"] <= r.tpot_s),
+                         float(row["tpot_max_s"]), r.tpot_s, "s",
+                         f"{fmt.seconds(row['tpot_max_s'])}, target {fmt.seconds(r.tpot_s)}"))
+    if r.throughput_tokens_per_s_per_gpu is not None:
+        kind, _ = throughput_reading(scenario)
+        v = float(row[f"min_{THROUGHPUT_COLUMNS[kind]}"])
+        t = r.throughput_tokens_per_s_per_gpu
+        out.append(Check(f"throughput per GPU ({kind})", v >= t, v, t, "tokens/s",
+                         f"{fmt.tokens_per_ms(v)} per GPU ({THROUGHPUT_MEANING[kind]}, lowest "
+                         f"over the prompt lengths), target {fmt.tokens_per_ms(t)}"))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Ceilings: what no layout can beat
+# --------------------------------------------------------------------------------------------
+
+def throughput_ceilings(scenario: Scenario, opts: E.Options) -> dict[str, dict]:
+    """Upper bounds on throughput per GPU that hold for every layout, at the longest prompt.
+
+    * prefill: compute-bound, ``peak * MFU / (prefill FLOPs per prompt token)``;
+    * decode: each generated token must read its own sequence's KV cache, so
+      ``bandwidth * util / (KV bytes of one sequence at the final context)`` also caps it, as does
+      compute, ``peak * MFU / (decode FLOPs per token)``.
+    """
+    hw, m, wl = scenario.hardware, scenario.model, scenario.workload
+    sol = opts.mode == "sol"
+    mfu = 1.0 if sol else hw.mfu
+    util = 1.0 if sol else hw.bandwidth_utilization
+    peak = hw.peak_flops_for(m.activation_precision)
+    s = wl.max_prompt_tokens
+    pre_flops = sum(A.prefill_flops_by_op(m, s).values()) / s
+    ctx = s + wl.output_tokens
+    dec_flops = sum(A.decode_flops_by_op(m, ctx).values())
+    kv_seq = A.kv_cache_bytes_per_sequence(m, ctx)
+    dec_compute = peak * mfu / dec_flops
+    dec_memory = hw.hbm_bandwidth_bytes_per_s * util / kv_seq
+    return {
+        "prefill": {"tokens_per_s_per_gpu": peak * mfu / pre_flops, "resource": "compute",
+                    "why": f"each prompt token at {s} tokens costs {pre_flops / 1e9:.3g} GFLOP; "
+                           f"{peak / 1e12:.0f} TFLOP/s at {mfu:.0%} MFU"},
+        "decode": {"tokens_per_s_per_gpu": min(dec_compute, dec_memory),
+                   "resource": "memory bandwidth (KV cache)" if dec_memory < dec_compute
+                   else "compute",
+                   "why": (f"each generated token reads its sequence's KV cache, "
+                           f"{fmt.gb(kv_seq)} at {ctx} tokens, through "
+                           f"{hw.hbm_bandwidth_bytes_per_s * util / 1e12:.3g} TB/s effective"
+                           if dec_memory < dec_compute else
+                           f"each generated token costs {dec_flops / 1e9:.3g} GFLOP")},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """A search's outcome for one reading of the model."""
+
+    scenario: Scenario
+    options: E.Options
+    table: pd.DataFrame                 # every candidate, valid or not, with metrics and checks
+    feasible: bool
+    recommended: Strategy | None
+    recommended_row: pd.Series | None
+    label: str                          # "recommended" or "best compromise"
+    checks: list[Check]
+    throughput_kind: str
+    throughput_reason: str
+    binding: dict | None                # when infeasible: what binds and what would have to change
+    alternatives: pd.DataFrame          # top-N evaluated layouts with why each lost
+    objectives: dict[str, dict]         # fewest GPUs / best throughput / lowest TTFT
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> pd.DataFrame:
+        return self.table[self.table["valid"]]
+
+    def to_dict(self) -> dict:
+        rec = None
+        if self.recommended is not None:
+            rec = {**self.recommended.as_dict(), "layout": self.recommended.label(),
+                   "label": self.label}
+        return {
+            "scenario": self.scenario.name,
+            "feasible": self.feasible,
+            "recommended": rec,
+            "checks": [c.as_dict() for c in self.checks],
+            "throughput_requirement_means": {"kind": self.throughput_kind,
+                                             "why": self.throughput_reason},
+            "binding_constraint": self.binding,
+            "alternatives": self.alternatives.to_dict(orient="records"),
+            "objectives": self.objectives,
+            "layouts_evaluated": int(self.table["valid"].sum()),
+            "layouts_rejected": int((~self.table["valid"]).sum()),
+            "assumptions": list(self.scenario.assumptions),
+            "warnings": list(self.scenario.warnings) + self.notes,
+        }
+
+
+def _progress(done: int, total: int, start: float) -> None:
+    if time.perf_counter() - start < 1.0:
+        return
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\rsearching layouts [{'#' * filled}{'.' * (width - filled)}] "
+                     f"{done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def run_search(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None = None,
+               chunk: int = 20000, progress: bool = True) -> pd.DataFrame:
+    """Every candidate layout as a row: degrees, ``valid`` and ``rejected_because``, metrics and
+    requirement checks (metrics are NaN-free: rejected layouts carry none)."""
+    opts = opts or E.Options()
+    start = time.perf_counter()
+    lay = candidate_layouts(scenario, max_gpus)
+    ok = E.valid_mask(scenario.model, scenario.workload, lay)
+    reasons = E.rejection_reasons(scenario.model, scenario.workload, lay.subset(~ok))
+    good = lay.subset(ok)
+    parts = []
+    for i in range(0, len(good), chunk):
+        part = good.subset(slice(i, i + chunk))
+        parts.append(add_checks(scenario, evaluate_all(scenario, part, opts)))
+        if progress:
+            _progress(min(i + chunk, len(good)), len(good), start)
+    valid = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    valid["valid"] = True
+    valid["rejected_because"] = ""
+    bad = pd.DataFrame({n: getattr(lay.subset(~ok), n) for n in DEGREE_NAMES})
+    bad["gpus"] = lay.subset(~ok).gpus
+    bad["valid"] = False
+    bad["rejected_because"] = ["; ".join(r) for r in reasons]
+    table = pd.concat([valid, bad], ignore_index=True) if len(bad) else valid
+    cols = [table[n].tolist() for n in DEGREE_NAMES]
+    table.insert(0, "layout", [layout_label(*vals) for vals in zip(*cols)])
+    return table
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mask of points no other point beats on both axes (higher x better, higher y better)."""
+    order = np.lexsort((-y, -x))
+    mask = np.zeros(len(x), dtype=bool)
+    best_y = -np.inf
+    for i in order:
+        if y[i] > best_y:
+            mask[i] = True
+            best_y = y[i]
+    return mask
+
+
+def _why_lost(row: pd.Series, rec: pd.Series, kind_col: str) -> str:
+    fails = [n.replace("check_", "") for n in ("check_memory", "check_ttft", "check_tpot",
+                                                "check_throughput") if not row[n]]
+    if fails:
+        return "fails " + ", ".join(fails)
+    if row["gpus"] > rec["gpus"]:
+        return f"needs {int(row['gpus'])} GPUs against {int(rec['gpus'])}"
+    if row[kind_col] < rec[kind_col]:
+        return (f"lower throughput per GPU ({fmt.tokens_per_ms(row[kind_col])} against "
+                f"{fmt.tokens_per_ms(rec[kind_col])})")
+    return "tied on GPUs and throughput; ranked later"
+
+
+def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None = None,
+         top_n: int = 10, progress: bool = True) -> Plan:
+    """Search every layout and choose one.
+
+    Recommended: the fewest GPUs meeting every requirement, ties broken by throughput per GPU
+    (the required kind), then lower TTFT. When nothing meets everything: the layout that passes
+    the most checks and comes closest to the failing targets, labelled "best compromise".
+    """
+    opts = opts or E.Options()
+    start = time.perf_counter()
+    table = run_search(scenario, opts, max_gpus, progress=progress)
+    kind, why = throughput_reading(scenario)
+    kcol = f"min_{THROUGHPUT_COLUMNS[kind]}"
+    v = table[table["valid"]].copy()
+    if v.empty:
+        raise_no_layout(scenario, table)
+    r = scenario.requirements
+    feasible = bool(v["meets_all"].any())
+    if feasible:
+        pool = v[v["meets_all"]]
+        ranked = pool.sort_values(["gpus", kcol, "ttft_s"], ascending=[True, False, True],
+                                  kind="mergesort")
+        label = "recommended"
+    else:
+        score = v[["check_memory", "check_ttft", "check_tpot", "check_throughput"]].sum(1)
+        closeness = np.ones(len(v))
+        if r.ttft_s is not None:
+            closeness *= np.minimum(1, r.ttft_s / v["ttft_s"].to_numpy())
+        if r.tpot_s is not None:
+            closeness *= np.minimum(1, r.tpot_s / v["tpot_max_s"].to_numpy())
+        if r.throughput_tokens_per_s_per_gpu is not None:
+            closeness *= np.minimum(1, v[kcol].to_numpy() / r.throughput_tokens_per_s_per_gpu)
+        v = v.assign(_score=score.to_numpy(), _close=closeness)
+        # memory must fit for a compromise to be deployable at all
+        ranked = v.sort_values(["check_memory", "_score", "_close", "gpus"],
+                               ascending=[False, False, False, True], kind="mergesort")
+        label = "best compromise"
+    best = ranked.iloc[0]
+    rec = Strategy(**{n: int(best[n]) for n in DEGREE_NAMES})
+    checks = checks_for(scenario, best)
+
+    alts = ranked.iloc[1:top_n + 1].copy()
+    alts["why_not_chosen"] = [_why_lost(row, best, kcol) for _, row in alts.iterrows()]
+    alt_cols = ["layout", "gpus", "ttft_s", "tpot_s", kcol, "memory_per_gpu_bytes",
+                "meets_all", "why_not_chosen"]
+    alternatives = alts[alt_cols].reset_index(drop=True)
+
+    pool = v[v["meets_all"]] if feasible else v[v["check_memory"]]
+    if pool.empty:
+        pool = v
+    objectives = {}
+    for name, col, asc in (("fewest_gpus", "gpus", True), ("highest_throughput_per_gpu", kcol,
+                                                           False), ("lowest_ttft", "ttft_s", True)):
+        sort_cols = [col, kcol] if name == "fewest_gpus" else [col]
+        sort_asc = [asc, False] if name == "fewest_gpus" else [asc]
+        row = pool.sort_values(sort_cols, ascending=sort_asc, kind="mergesort").iloc[0]
+        objectives[name] = {"layout": row["layout"], "gpus": int(row["gpus"]),
+                            "ttft_s": float(row["ttft_s"]), "tpot_s": float(row["tpot_s"]),
+                            "throughput_tokens_per_s_per_gpu": float(row[kcol])}
+
+    binding = None if feasible else binding_constraint(scenario, v, best, kind, opts)
+    out = Plan(scenario, opts, table, feasible, rec, best, label, checks, kind, why, binding,
+               alternatives, objectives)
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def raise_no_layout(scenario: Scenario, table: pd.DataFrame) -> None:
+    from .errors import MoEPlanError
+
+    reasons = table["rejected_because"].value_counts().head(3)
+    raise MoEPlanError(
+        f"no layout up to {scenario.max_gpus} GPUs is even valid for {scenario.model.name}; "
+        f"most common reasons: " + "; ".join(f"{k} ({n}x)" for k, n in reasons.items()))
+
+
+def binding_constraint(scenario: Scenario, v: pd.DataFrame, best: pd.Series, kind: str,
+                       opts: E.Options) -> dict:
+    """Name what no layout can meet, its ceiling, and what would have to change."""
+    r = scenario.requirements
+    hw = scenario.hardware
+    kcol = f"min_{THROUGHPUT_COLUMNS[kind]}"
+    out: dict = {"failed": [], "what_would_have_to_change": []}
+    fits = v[v["check_memory"]]
+    if fits.empty:
+        least = float(v["memory_per_gpu_bytes"].min())
+        out["failed"].append({"requirement": "memory", "best_value": least,
+                              "target": hw.hbm_capacity_bytes,
+                              "resource": "HBM capacity"})
+        out["what_would_have_to_change"].append(
+            f"no layout fits: the smallest footprint is {fmt.gb(least)} per GPU against "
+            f"{fmt.gb(hw.hbm_capacity_bytes)}; a larger GPU budget, more memory per GPU, or a "
+            f"smaller batch or context")
+        fits = v
+    if r.throughput_tokens_per_s_per_gpu is not None and not fits["check_throughput"].any():
+        ceilings = throughput_ceilings(scenario, opts)
+        best_seen = float(fits[kcol].max())
+        target = r.throughput_tokens_per_s_per_gpu
+        ceiling = ceilings.get(kind, {})
+        entry = {"requirement": f"throughput per GPU ({kind})", "best_value": best_seen,
+                 "target": target}
+        if ceiling:
+            entry.update({"ceiling": ceiling["tokens_per_s_per_gpu"],
+                          "resource": ceiling["resource"], "why": ceiling["why"]})
+        out["failed"].append(entry)
+        factor = target / best_seen
+        out["what_would_have_to_change"].append(
+            f"throughput per GPU ({kind}) peaks at {fmt.tokens_per_ms(best_seen)} over every "
+            f"layout against {fmt.tokens_per_ms(target)} required: {factor:.3g}x short"
+            + (f"; the {ceiling['resource']} ceiling is "
+               f"{fmt.tokens_per_ms(ceiling['tokens_per_s_per_gpu'])} ({ceiling['why']})"
+               if ceiling else "")
+            + (". Raising it needs proportionally more HBM bandwidth, a smaller KV cache "
+               "(fp8 KV, fewer KV heads, MLA) or shorter contexts" if kind == "decode" else
+               ". Raising it needs more FLOP/s per GPU, a higher MFU, or fewer FLOPs per token"))
+    if r.ttft_s is not None and not fits["check_ttft"].any():
+        best_ttft = float(fits["ttft_s"].min())
+        out["failed"].append({"requirement": "TTFT", "best_value": best_ttft, "target": r.ttft_s})
+        out["what_would_have_to_change"].append(
+            f"the fastest prefill of the batch takes {fmt.seconds(best_ttft)} against "
+            f"{fmt.seconds(r.ttft_s)}: a larger GPU budget, a smaller batch or shorter prompts")
+    if r.tpot_s is not None and not fits["check_tpot"].any():
+        best_tpot = float(fits["tpot_max_s"].min())
+        out["failed"].append({"requirement": "TPOT", "best_value": best_tpot, "target": r.tpot_s})
+        out["what_would_have_to_change"].append(
+            f"the fastest decode step takes {fmt.seconds(best_tpot)} against "
+            f"{fmt.seconds(r.tpot_s)}")
+    if not out["failed"]:
+        out["what_would_have_to_change"].append(
+            "each requirement is met by some layout, but no single layout meets them all at "
+            "once: relax one target or raise the GPU budget")
+    return out
+
+
+def register(sub) -> None:
+    p = sub.add_parser("plan", help="search every layout and recommend one")
+    p.add_argument("scenario", help="preset name, scenario YAML or scenario card")
+    p.add_argument("--max-gpus", type=int, default=None,
+                   help="GPU budget (default: the scenario's, else 1024)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--top", type=int, default=10, help="alternatives to list (default 10)")
+    from .cli import _add_estimate_options
+    _add_estimate_options(p)
+    p.set_defaults(func=cmd_plan)
+
+
+def cmd_plan(args) -> int:
+    import json
+
+    from .cli import _options
+    from .errors import InputError
+    from .scenario import load_scenario
+
+    if args.max_gpus is not None and args.max_gpus < 1:
+        raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
+    sc = load_scenario(args.scenario)
+    p = plan(sc, _options(args), args.max_gpus, top_n=args.top)
+    d = p.to_dict()
+    if args.json:
+        print(json.dumps(d, indent=2, default=float, ensure_ascii=False))
+        return 0
+    for w in d["warnings"]:
+        print(f"WARNING: {w}\n")
+    rec = d["recommended"]
+    head = "RECOMMENDED" if p.feasible else "NO LAYOUT MEETS EVERY REQUIREMENT; BEST COMPROMISE"
+    print(f"{head}: {rec['layout']} on {rec['gpus']} GPUs")
+    for c in p.checks:
+        print(f"  {fmt.tick(c.passed)} {c.name}: {c.detail}")
+    print(f"  throughput requirement read as {p.throughput_kind}: {p.throughput_reason}")
+    if p.binding:
+        for line in p.binding["what_would_have_to_change"]:
+            print(f"  binding: {line}")
+    print(f"  {d['layouts_evaluated']} layouts evaluated, {d['layouts_rejected']} rejected, "
+          f"in {p.seconds:.2f} s")
+    return 0
+
+
+from .cli import register_command  # noqa: E402
+
+register_command("plan", register)
