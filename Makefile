@@ -36,8 +36,8 @@ test: setup ## Run pytest: unit tests plus nbval against committed notebook outp
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--color=no tests notebooks
 
-notebooks: setup ## Re-execute notebooks/[0-9]*.ipynb and store their outputs (review the diff)
-	scripts/refresh_notebooks.sh
+notebooks: setup ## Re-execute notebooks/[0-9]*.ipynb (or NB=...) and store their outputs
+	scripts/refresh_notebooks.sh $(NB)
 
 lab: setup ## Start Jupyter Lab on 127.0.0.1 (no browser)
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root)

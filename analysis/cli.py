@@ -94,6 +94,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------ validate
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    print(f"{sc.name}: {sc.model.name} on {sc.hardware.name}, batch "
+          f"{sc.workload.batch_sequences}, prompts {sc.workload.min_prompt_tokens}-"
+          f"{sc.workload.max_prompt_tokens} tokens: readable")
+    for w in sc.warnings:
+        print(f"  warning: {w}")
+    for a in sc.assumptions:
+        print(f"  assumed: {a}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------ main
 
 def _add_estimate_options(p: argparse.ArgumentParser) -> None:
@@ -127,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="machine-readable output")
     _add_estimate_options(e)
     e.set_defaults(func=cmd_evaluate)
+
+    v = sub.add_parser("validate", help="read a scenario and list its assumptions and warnings")
+    v.add_argument("scenario", help="preset name, scenario YAML or scenario card")
+    v.set_defaults(func=cmd_validate)
 
     for name, register in COMMANDS.items():
         register(sub)

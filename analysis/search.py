@@ -3,7 +3,8 @@ requirement, and pick a recommendation (or say honestly that nothing meets the r
 
 The space: ``tp`` in powers of two dividing the heads; ``dp_attn``, ``etp`` in powers of two with
 ``ep = tp * dp_attn / etp``; ``pp`` in the divisors of L and powers of two up to L; ``dp`` and the
-prefill micro-batch count ``m`` in powers of two; ``redundant_experts`` in the given choices.
+prefill micro-batch count ``m`` in powers of two up to 64; ``redundant_experts`` in the given
+choices (``plan(..., redundant_choices=(0, 32))``, CLI ``--redundant-experts 0,32``; default 0).
 Every candidate is kept, the impossible ones with their reasons (``strategies.csv``).
 """
 
@@ -69,6 +70,16 @@ def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
     lay = E.Layouts(*[arr[:, i] for i in range(len(DEGREE_NAMES))])
     if scenario.fixed_gpus:
         lay = lay.subset(lay.gpus == scenario.fixed_gpus)
+    if len(lay) == 0:
+        from .errors import InputError
+
+        if scenario.fixed_gpus:
+            raise InputError("scenario.fixed_gpus", scenario.fixed_gpus,
+                             f"no layout has exactly {scenario.fixed_gpus} GPUs within a budget of "
+                             f"{cap} (GPU counts are products of powers of two and divisors of the "
+                             f"{m.num_layers} layers)", "a power of two, or a multiple of one by a "
+                             "divisor of the layer count, no larger than the budget")
+        raise InputError("max_gpus", cap, "no layout fits in this budget", "a budget >= 1")
     return lay
 
 
@@ -138,7 +149,7 @@ def add_checks(scenario: Scenario, df: pd.DataFrame) -> pd.DataFrame:
         kind, _ = throughput_reading(scenario)
         df["check_throughput"] = (df[f"min_{THROUGHPUT_COLUMNS[kind]}"]
                                   >= r.throughput_tokens_per_s_per_gpu)
-    df["meets_all"] = df[["check_memory", "check_ttft", "check_tpot", "check_throughput"]].all(1)
+    df["meets_all"] = df[["check_memory", "check_ttft", "check_tpot", "check_throughput"]].all(axis=1)
     return df
 
 
@@ -185,7 +196,9 @@ def throughput_ceilings(scenario: Scenario, opts: E.Options) -> dict[str, dict]:
     * prefill: compute-bound, ``peak * MFU / (prefill FLOPs per prompt token)``;
     * decode: each generated token must read its own sequence's KV cache, so
       ``bandwidth * util / (KV bytes of one sequence at the final context)`` also caps it, as does
-      compute, ``peak * MFU / (decode FLOPs per token)``.
+      compute, ``peak * MFU / (decode FLOPs per token)``;
+    * total: a request of S + O tokens takes at least ``S / C_prefill + O / C_decode``
+      GPU-seconds, so ``(S + O) / (S / C_prefill + O / C_decode)``.
     """
     hw, m, wl = scenario.hardware, scenario.model, scenario.workload
     sol = opts.mode == "sol"
@@ -199,11 +212,21 @@ def throughput_ceilings(scenario: Scenario, opts: E.Options) -> dict[str, dict]:
     kv_seq = A.kv_cache_bytes_per_sequence(m, ctx)
     dec_compute = peak * mfu / dec_flops
     dec_memory = hw.hbm_bandwidth_bytes_per_s * util / kv_seq
+    pre_ceiling = peak * mfu / pre_flops
+    dec_ceiling = min(dec_compute, dec_memory)
+    # a whole request spends S / C_prefill + O / C_decode GPU-seconds at best
+    total_ceiling = (s + wl.output_tokens) / (s / pre_ceiling + wl.output_tokens / dec_ceiling)
     return {
-        "prefill": {"tokens_per_s_per_gpu": peak * mfu / pre_flops, "resource": "compute",
+        "total": {"tokens_per_s_per_gpu": total_ceiling,
+                  "resource": "prefill compute and decode "
+                              + ("memory bandwidth" if dec_memory < dec_compute else "compute"),
+                  "why": f"a request of {s} prompt and {wl.output_tokens} generated tokens needs "
+                         f"at least {s} / {pre_ceiling / 1e3:.3g}k + {wl.output_tokens} / "
+                         f"{dec_ceiling / 1e3:.3g}k GPU-seconds (prefill and decode ceilings)"},
+        "prefill": {"tokens_per_s_per_gpu": pre_ceiling, "resource": "compute",
                     "why": f"each prompt token at {s} tokens costs {pre_flops / 1e9:.3g} GFLOP; "
                            f"{peak / 1e12:.0f} TFLOP/s at {mfu:.0%} MFU"},
-        "decode": {"tokens_per_s_per_gpu": min(dec_compute, dec_memory),
+        "decode": {"tokens_per_s_per_gpu": dec_ceiling,
                    "resource": "memory bandwidth (KV cache)" if dec_memory < dec_compute
                    else "compute",
                    "why": (f"each generated token reads its sequence's KV cache, "
@@ -277,12 +300,13 @@ def _progress(done: int, total: int, start: float) -> None:
 
 
 def run_search(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None = None,
-               chunk: int = 20000, progress: bool = True) -> pd.DataFrame:
+               chunk: int = 20000, progress: bool = True,
+               redundant_choices: tuple[int, ...] = (0,)) -> pd.DataFrame:
     """Every candidate layout as a row: degrees, ``valid`` and ``rejected_because``, metrics and
     requirement checks (metrics are NaN-free: rejected layouts carry none)."""
     opts = opts or E.Options()
     start = time.perf_counter()
-    lay = candidate_layouts(scenario, max_gpus)
+    lay = candidate_layouts(scenario, max_gpus, redundant_choices)
     ok = E.valid_mask(scenario.model, scenario.workload, lay)
     reasons = E.rejection_reasons(scenario.model, scenario.workload, lay.subset(~ok))
     good = lay.subset(ok)
@@ -324,6 +348,10 @@ def _why_lost(row: pd.Series, rec: pd.Series, kind_col: str) -> str:
         return "fails " + ", ".join(fails)
     if row["gpus"] > rec["gpus"]:
         return f"needs {int(row['gpus'])} GPUs against {int(rec['gpus'])}"
+    if row[kind_col] >= rec[kind_col] * 0.995:
+        return (f"same GPUs and throughput within 0.5%; ranked after it by TTFT "
+                f"({fmt.seconds(row['ttft_s'])} against {fmt.seconds(rec['ttft_s'])}) "
+                f"and then by search order")
     if row[kind_col] < rec[kind_col]:
         return (f"lower throughput per GPU ({fmt.tokens_per_ms(row[kind_col])} against "
                 f"{fmt.tokens_per_ms(rec[kind_col])})")
@@ -331,7 +359,8 @@ def _why_lost(row: pd.Series, rec: pd.Series, kind_col: str) -> str:
 
 
 def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None = None,
-         top_n: int = 10, progress: bool = True) -> Plan:
+         top_n: int = 10, progress: bool = True,
+         redundant_choices: tuple[int, ...] = (0,)) -> Plan:
     """Search every layout and choose one.
 
     Recommended: the fewest GPUs meeting every requirement, ties broken by throughput per GPU
@@ -340,12 +369,13 @@ def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None
     """
     opts = opts or E.Options()
     start = time.perf_counter()
-    table = run_search(scenario, opts, max_gpus, progress=progress)
+    table = run_search(scenario, opts, max_gpus, progress=progress,
+                       redundant_choices=redundant_choices)
     kind, why = throughput_reading(scenario)
     kcol = f"min_{THROUGHPUT_COLUMNS[kind]}"
     v = table[table["valid"]].copy()
     if v.empty:
-        raise_no_layout(scenario, table)
+        raise_no_layout(scenario, table, max_gpus or scenario.fixed_gpus or scenario.max_gpus)
     r = scenario.requirements
     feasible = bool(v["meets_all"].any())
     if feasible:
@@ -354,7 +384,7 @@ def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None
                                   kind="mergesort")
         label = "recommended"
     else:
-        score = v[["check_memory", "check_ttft", "check_tpot", "check_throughput"]].sum(1)
+        score = v[["check_memory", "check_ttft", "check_tpot", "check_throughput"]].sum(axis=1)
         closeness = np.ones(len(v))
         if r.ttft_s is not None:
             closeness *= np.minimum(1, r.ttft_s / v["ttft_s"].to_numpy())
@@ -373,8 +403,8 @@ def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None
 
     alts = ranked.iloc[1:top_n + 1].copy()
     alts["why_not_chosen"] = [_why_lost(row, best, kcol) for _, row in alts.iterrows()]
-    alt_cols = ["layout", "gpus", "ttft_s", "tpot_s", kcol, "memory_per_gpu_bytes",
-                "meets_all", "why_not_chosen"]
+    alt_cols = ["layout", *DEGREE_NAMES, "gpus", "ttft_s", "tpot_s", kcol,
+                "memory_per_gpu_bytes", "meets_all", "why_not_chosen"]
     alternatives = alts[alt_cols].reset_index(drop=True)
 
     pool = v[v["meets_all"]] if feasible else v[v["check_memory"]]
@@ -397,12 +427,12 @@ def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None
     return out
 
 
-def raise_no_layout(scenario: Scenario, table: pd.DataFrame) -> None:
+def raise_no_layout(scenario: Scenario, table: pd.DataFrame, budget: int) -> None:
     from .errors import MoEPlanError
 
     reasons = table["rejected_because"].value_counts().head(3)
     raise MoEPlanError(
-        f"no layout up to {scenario.max_gpus} GPUs is even valid for {scenario.model.name}; "
+        f"no layout up to {budget} GPUs is even valid for {scenario.model.name}; "
         f"most common reasons: " + "; ".join(f"{k} ({n}x)" for k, n in reasons.items()))
 
 
@@ -471,6 +501,8 @@ def register(sub) -> None:
                    help="GPU budget (default: the scenario's, else 1024)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--top", type=int, default=10, help="alternatives to list (default 10)")
+    p.add_argument("--redundant-experts", default="0",
+                   help="redundant expert copies per layer to try, comma-separated (default 0)")
     from .cli import _add_estimate_options
     _add_estimate_options(p)
     p.set_defaults(func=cmd_plan)
@@ -485,8 +517,16 @@ def cmd_plan(args) -> int:
 
     if args.max_gpus is not None and args.max_gpus < 1:
         raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
+    try:
+        choices = tuple(sorted({int(x) for x in args.redundant_experts.split(",") if x.strip()}))
+    except ValueError:
+        raise InputError("--redundant-experts", args.redundant_experts, "not whole numbers",
+                         "comma-separated whole numbers >= 0, e.g. 0,16,32") from None
+    if not choices or min(choices) < 0:
+        raise InputError("--redundant-experts", args.redundant_experts, "must be >= 0",
+                         "comma-separated whole numbers >= 0, e.g. 0,16,32")
     sc = load_scenario(args.scenario)
-    p = plan(sc, _options(args), args.max_gpus, top_n=args.top)
+    p = plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices)
     d = p.to_dict()
     if args.json:
         print(json.dumps(d, indent=2, default=float, ensure_ascii=False))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Refresh the committed reference outputs of notebooks/[0-9]*.ipynb (what `make test` compares).
+# Refresh the committed reference outputs of notebooks/[0-9]*.ipynb (what `make test` compares),
+# or of the notebooks named as arguments.
 # Each notebook runs with its default parameters (papermill injects nothing), then nbstripout drops
 # papermill/nbclient timestamps but keeps outputs and execution counts, which nbval needs.
 # Review `git diff notebooks/` before committing. A failing notebook is left in build/ and the
@@ -14,7 +15,7 @@ export SOURCE_DATE_EPOCH=0
 export PYTHONHASHSEED=0
 
 shopt -s nullglob
-notebooks=(notebooks/[0-9]*.ipynb)
+if [[ $# -gt 0 ]]; then notebooks=("$@"); else notebooks=(notebooks/[0-9]*.ipynb); fi
 if [[ ${#notebooks[@]} -eq 0 ]]; then
     echo "no notebooks/[0-9]*.ipynb to refresh" >&2
     exit 0

@@ -26,7 +26,13 @@ if [[ $# -gt 0 && $1 != -- ]]; then notebook=$1; shift; fi
 if [[ $# -gt 0 && $1 != -- ]]; then outdir=$1; shift; fi
 if [[ $# -gt 0 && $1 == -- ]]; then shift; fi
 
-cd "$(dirname "$0")/.."
+# A scenario given as a file path is resolved from where make was run, then made relative to
+# notebooks/, where the kernel runs (papermill --cwd notebooks).
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [[ -f $scenario ]]; then
+    scenario=$(realpath --relative-to="$root/notebooks" -- "$scenario")
+fi
+cd "$root"
 VENV=${VENV:-.venv}
 papermill=$VENV/bin/papermill
 
@@ -42,6 +48,12 @@ tmp=$outdir/$slug.tmp.ipynb
 out=$outdir/$slug.ipynb
 failed=$outdir/$slug.failed.ipynb
 rm -f "$tmp" "$failed"
+
+# Read the scenario first: bad input stops here with one clear line, before any notebook runs.
+if ! (cd notebooks && "../$VENV/bin/python" -m analysis validate "$scenario" > /dev/null); then
+    echo "scenario '$scenario' could not be read (see the error above); no report written" >&2
+    exit 1
+fi
 
 # -r: pass the scenario as a raw string (with -p, a name like "2024" would become an int).
 if "$papermill" "$notebook" "$tmp" -k python3 --cwd notebooks --no-progress-bar \

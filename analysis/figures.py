@@ -1,0 +1,316 @@
+"""Plots of the tables in :mod:`analysis.tables`: each function takes a DataFrame (or a dict)
+and returns a matplotlib Figure.
+
+Every axis says its unit; every title says what to look at. Plots are deterministic (no
+timestamps, no randomness), and :func:`save` writes PNGs without the matplotlib version in their
+metadata, so re-running a notebook rewrites identical files. Values arrive in SI units and are
+converted here, only for the reader (GB, ms, TFLOP/s, tokens/ms).
+
+Reused by the planner and the report: :func:`plot_memory`, :func:`plot_time_breakdown`,
+:func:`plot_ttft`, :func:`plot_pareto`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from .estimate import MEMORY_COMPONENTS
+from .inputs import Hardware
+
+__all__ = [
+    "plot_collectives",
+    "plot_memory",
+    "plot_params",
+    "plot_pareto",
+    "plot_roofline",
+    "plot_time_breakdown",
+    "plot_ttft",
+    "save",
+]
+
+PALETTE = sns.color_palette("colorblind", 10)
+DPI = 110
+
+
+def _palette(n: int) -> list:
+    return [PALETTE[i % len(PALETTE)] for i in range(n)]
+
+
+def _new(width: float = 8.0, height: float = 4.5, ncols: int = 1):
+    fig, axes = plt.subplots(1, ncols, figsize=(width, height), dpi=DPI, layout="constrained")
+    return fig, axes
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (folders created), without the "Software" metadata
+    that would change with the matplotlib version, then close it. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Model anatomy
+# --------------------------------------------------------------------------------------------
+
+def plot_params(df: pd.DataFrame) -> Figure:
+    """Horizontal bars of parameters by component (from ``tables.anatomy_table``), total and
+    active per token side by side; the ``total`` row and empty components are left out."""
+    d = df[(df["component"] != "total") & (df["params"] > 0)]
+    y = np.arange(len(d))
+    fig, ax = _new(8, 0.5 * len(d) + 1.8)
+    h = 0.4
+    ax.barh(y - h / 2, d["params"] / 1e6, h, label="total parameters", color=PALETTE[0])
+    ax.barh(y + h / 2, d["active_params"] / 1e6, h,
+            label="active per token (input embedding counted)", color=PALETTE[1])
+    for yi, share in zip(y, d["share"]):
+        ax.annotate(f"{share:.1%}", (0, yi - h / 2), xytext=(3, 0), textcoords="offset points",
+                    va="center", fontsize=8, color="white" if share > 0.3 else "black")
+    ax.set_yticks(y, d["component"])
+    ax.invert_yaxis()
+    ax.set_xlabel("parameters (millions)")
+    ax.set_ylabel("component")
+    total = df.loc[df["component"] == "total", "params"].iloc[0]
+    ax.set_title(f"Where the {total / 1e6:,.0f}M parameters are: routed experts dominate "
+                 f"the total, not the active count", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------------
+
+def plot_memory(df: pd.DataFrame, capacity_bytes: float) -> Figure:
+    """Stacked horizontal bars of memory per GPU by component, one bar per layout (from
+    ``tables.memory_table``: columns ``layout`` and ``<component>_bytes``), with the HBM
+    capacity as a vertical line. Layouts past the line do not fit."""
+    comps = [c for c in MEMORY_COMPONENTS if f"{c}_bytes" in df.columns]
+    fig, ax = _new(9, 0.55 * len(df) + 2.2)
+    y = np.arange(len(df))
+    left = np.zeros(len(df))
+    for c, color in zip(comps, _palette(len(comps))):
+        v = df[f"{c}_bytes"].to_numpy(dtype=float) / 1e9
+        ax.barh(y, v, left=left, color=color, label=c.replace("_", " "))
+        left += v
+    ax.axvline(capacity_bytes / 1e9, color="black", linestyle="--", linewidth=1.2)
+    ax.annotate(f"HBM capacity {capacity_bytes / 1e9:.0f} GB", (capacity_bytes / 1e9, 1.0),
+                xycoords=("data", "axes fraction"), xytext=(-4, -4), textcoords="offset points",
+                ha="right", va="top", fontsize=8)
+    ax.set_yticks(y, df["layout"])
+    ax.invert_yaxis()
+    ax.set_xlabel("memory per GPU (GB = 1e9 bytes)")
+    ax.set_ylabel("layout")
+    ax.set_title("Memory per GPU by layout: bars past the dashed line do not fit", fontsize=10)
+    fig.legend(loc="outside lower center", ncol=len(comps), fontsize=8, frameon=False)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Roofline
+# --------------------------------------------------------------------------------------------
+
+def plot_roofline(df: pd.DataFrame, hw: Hardware, precision: str) -> Figure:
+    """Log-log roofline of one GPU with each op of ``tables.roofline_table`` as a point at
+    (FLOPs per HBM byte, achieved FLOP/s); prefill as circles, decode as squares.
+
+    The solid roof is the speed of light (peak, HBM bandwidth), the dashed one is derated by the
+    GPU's MFU and bandwidth utilisation; the dotted vertical line is the ridge point. Communication
+    ops (no FLOPs) are not drawn.
+    """
+    peak = hw.peak_flops_for(precision)
+    bw = hw.hbm_bandwidth_bytes_per_s
+    ridge = peak / bw
+    d = df[(df["flops"] > 0) & (df["hbm_bytes"] > 0)]
+    lo = min(0.1, float(d["intensity_flops_per_byte"].min()) / 3) if len(d) else 0.1
+    hi = max(ridge * 30, float(d["intensity_flops_per_byte"].max()) * 3) if len(d) else ridge * 30
+    x = np.geomspace(lo, hi, 200)
+    fig, ax = _new(8.5, 5.2)
+    ax.loglog(x, np.minimum(peak, bw * x) / 1e12, color="black", linewidth=1.5,
+              label=f"speed of light: {peak / 1e12:,.0f} TFLOP/s, {bw / 1e12:.2f} TB/s")
+    ax.loglog(x, np.minimum(peak * hw.mfu, bw * hw.bandwidth_utilization * x) / 1e12,
+              color="grey", linestyle="--", linewidth=1.2,
+              label=f"derated: MFU {hw.mfu:.0%}, bandwidth {hw.bandwidth_utilization:.0%}")
+    ax.axvline(ridge, color="grey", linestyle=":", linewidth=1)
+    ax.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak / 1e12), xytext=(4, -12),
+                textcoords="offset points", fontsize=8, color="dimgrey")
+    ops = sorted(d["op"].unique(), key=list(df["op"]).index)
+    colors = dict(zip(ops, _palette(len(ops))))
+    markers = {"prefill": "o", "decode": "s"}
+    sizes = {"prefill": 110, "decode": 40}      # decode drawn smaller, on top: both stay visible
+    for (phase, op), g in d.groupby(["phase", "op"], sort=False):
+        ax.scatter(g["intensity_flops_per_byte"], g["achieved_flops_per_s"] / 1e12,
+                   s=sizes.get(phase, 60), zorder=3 if phase == "prefill" else 4,
+                   marker=markers.get(phase, "^"), color=colors[op], edgecolor="black",
+                   linewidth=0.5)
+    op_handles = [plt.Line2D([], [], marker="o", linestyle="", color=colors[o],
+                             markeredgecolor="black", markeredgewidth=0.5, label=o) for o in ops]
+    phase_handles = [plt.Line2D([], [], marker=m, linestyle="", color="white",
+                                markeredgecolor="black", label=p) for p, m in markers.items()]
+    roof_handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=roof_handles + phase_handles + op_handles, fontsize=7.5,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_xlabel("arithmetic intensity (FLOPs per HBM byte)")
+    ax.set_ylabel("achieved compute per GPU (TFLOP/s)")
+    ax.set_title(f"{hw.name} roofline ({precision}): prefill ops sit right of the ridge "
+                 f"(compute-bound),\ndecode ops left of it (memory-bound)", fontsize=10)
+    ax.set_ylim(bottom=max(1e-4, float((d["achieved_flops_per_s"].min() / 1e12) / 3))
+                if len(d) else 1e-3, top=peak / 1e12 * 2.5)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Collectives
+# --------------------------------------------------------------------------------------------
+
+def _bytes_formatter(v: float, _pos) -> str:
+    for unit, k in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if v >= k:
+            return f"{v / k:g} {unit}"
+    return f"{v:g} B"
+
+
+def plot_collectives(df: pd.DataFrame) -> Figure:
+    """Time of each collective against message size (from ``tables.collective_table``), one
+    panel per collective, one line per group size; solid lines stay in the node (NVLink),
+    dashed ones cross nodes. A right-hand panel shows the achieved bus bandwidth."""
+    d = df[df["group_gpus"] > 1]
+    colls = list(dict.fromkeys(d["collective"]))
+    groups = sorted(d["group_gpus"].unique())
+    colors = dict(zip(groups, sns.color_palette("viridis", len(groups))))
+    fig, axes = _new(13, 4.6, ncols=len(colls) + 1)
+    for ax, coll in zip(axes, colls):
+        for n in groups:
+            g = d[(d["collective"] == coll) & (d["group_gpus"] == n)]
+            cross = g["tier"].iloc[0].startswith("scale-out")
+            ax.loglog(g["message_bytes"], g["time_s"] * 1e6, color=colors[n],
+                      linestyle="--" if cross else "-", marker=".", label=f"N = {n}")
+        ax.set_title(coll, fontsize=10)
+        ax.set_xlabel("message per GPU")
+        ax.set_ylabel("time (µs)")
+        ax.xaxis.set_major_formatter(FuncFormatter(_bytes_formatter))
+        ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
+    ax = axes[-1]
+    for coll, style in zip(colls, ("-", ":")):
+        for n in groups:
+            g = d[(d["collective"] == coll) & (d["group_gpus"] == n)]
+            ax.semilogx(g["message_bytes"], g["bus_bandwidth_bytes_per_s"] / 1e9, color=colors[n],
+                        linestyle=style, marker=".")
+    ax.set_title("achieved bus bandwidth (solid: all-reduce)", fontsize=10)
+    ax.set_xlabel("message per GPU")
+    ax.set_ylabel("bus bandwidth per GPU (GB/s)")
+    ax.xaxis.set_major_formatter(FuncFormatter(_bytes_formatter))
+    ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
+    axes[0].legend(fontsize=8, title="group (dashed: across nodes)", title_fontsize=8)
+    fig.suptitle("Collectives: flat at the latency floor for small messages, then bandwidth-"
+                 "bound; crossing the node costs ~an order of magnitude", fontsize=11)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Latency, breakdowns, trade-offs
+# --------------------------------------------------------------------------------------------
+
+def plot_ttft(df: pd.DataFrame, target_s: float | None = None) -> Figure:
+    """TTFT against prompt length, one line per layout (from ``tables.ttft_table``: columns
+    ``layout``, ``prompt_tokens``, ``ttft_s``), log-log, with the TTFT target as a horizontal
+    line when given."""
+    fig, ax = _new(8, 4.8)
+    layouts = list(dict.fromkeys(df["layout"]))
+    for lay, color in zip(layouts, _palette(len(layouts))):
+        g = df[df["layout"] == lay].sort_values("prompt_tokens")
+        ax.loglog(g["prompt_tokens"], g["ttft_s"] * 1e3, marker="o", markersize=4, color=color,
+                  label=lay)
+    if target_s is not None:
+        ax.axhline(target_s * 1e3, color="firebrick", linestyle="--", linewidth=1.2,
+                   label=f"TTFT target {target_s * 1e3:,.0f} ms")
+    ax.set_xlabel("prompt length S (tokens)")
+    ax.set_ylabel("time to first token (ms)")
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
+    ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
+    ax.legend(fontsize=8)
+    ax.set_title("TTFT grows with the prompt: layouts below the target line meet it at every "
+                 "length", fontsize=10)
+    return fig
+
+
+def plot_time_breakdown(breakdown: dict[str, float], title: str) -> Figure:
+    """Horizontal bars of time by op (seconds in, ms shown), largest first, each labelled with
+    its share; ops with zero time are left out. ``title`` should say what to see."""
+    items = sorted(((k, v) for k, v in breakdown.items() if v > 0), key=lambda kv: -kv[1])
+    total = sum(v for _, v in items)
+    fig, ax = _new(8, 0.38 * len(items) + 1.6)
+    names = [k.replace("_", " ") for k, _ in items]
+    vals = np.array([v for _, v in items]) * 1e3
+    ax.barh(np.arange(len(items)), vals, color=PALETTE[0])
+    for i, v in enumerate(vals):
+        ax.annotate(f"{v / (total * 1e3):.1%}" if total else "", (v, i), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    ax.set_yticks(np.arange(len(items)), names)
+    ax.invert_yaxis()
+    ax.set_xlim(right=vals.max() * 1.15 if len(vals) else 1)
+    ax.set_xlabel(f"time (ms); total {total * 1e3:,.3g} ms")
+    ax.set_ylabel("op")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_pareto(df: pd.DataFrame, x: str, y: str, front_mask_col: str,
+                highlight_col: str | None = None) -> Figure:
+    """Scatter of layouts with the Pareto front drawn as a line.
+
+    ``x`` and ``y`` are SI columns (e.g. x = "ttft_s" or "tokens_per_s_per_user", y =
+    "total_tokens_per_s_per_gpu"); seconds are shown in ms and tokens per s per GPU in tokens/ms.
+    ``front_mask_col`` is a boolean column marking the front; ``highlight_col`` (optional,
+    boolean) marks layouts to ring in red, e.g. the recommended one. Layouts are labelled by
+    their ``layout`` column when the front is short enough to read.
+    """
+    def scale(col: str) -> tuple[float, str]:
+        if col.endswith("_tokens_per_s_per_gpu"):
+            return 1e-3, col[: -len("_tokens_per_s_per_gpu")].replace("_", " ") \
+                + " throughput (tokens/ms per GPU)"
+        if col.endswith("_tokens_per_ms_per_gpu"):
+            return 1.0, col[: -len("_tokens_per_ms_per_gpu")].replace("_", " ") \
+                + " (tokens/ms per GPU)"
+        if col.endswith("_per_s_per_user"):
+            return 1.0, col[: -len("_per_s_per_user")].replace("_", " ") + " per user (per s)"
+        if col.endswith("_s"):
+            return 1e3, col[:-2].replace("_", " ").upper().replace("E2E", "end-to-end") + " (ms)"
+        return 1.0, col.replace("_", " ")
+
+    kx, lx = scale(x)
+    ky, ly = scale(y)
+    fig, ax = _new(8, 5)
+    ax.scatter(df[x] * kx, df[y] * ky, s=18, color="lightgrey", edgecolor="grey", linewidth=0.4,
+               label="layouts")
+    front = df[df[front_mask_col].astype(bool)].sort_values(x)
+    ax.plot(front[x] * kx, front[y] * ky, color=PALETTE[0], marker="o", markersize=5,
+            label="Pareto front")
+    if "layout" in front.columns and len(front) <= 12:
+        for _, r in front.iterrows():
+            ax.annotate(str(r["layout"]), (r[x] * kx, r[y] * ky), xytext=(4, 4),
+                        textcoords="offset points", fontsize=7)
+    if highlight_col is not None:
+        h = df[df[highlight_col].astype(bool)]
+        ax.scatter(h[x] * kx, h[y] * ky, s=120, facecolor="none", edgecolor="firebrick",
+                   linewidth=1.8, label=highlight_col.replace("_", " "), zorder=4)
+    if x.endswith("_s") and (df[x] > 0).all() and df[x].max() / max(df[x].min(), 1e-30) > 30:
+        ax.set_xscale("log")
+    ax.set_xlabel(lx)
+    ax.set_ylabel(ly)
+    ax.grid(True, linewidth=0.4, alpha=0.6)
+    ax.legend(fontsize=8)
+    ax.set_title(f"Trade-off: {ly.split(' (')[0]} against {lx.split(' (')[0]}; "
+                 "only layouts on the front are worth running", fontsize=10)
+    return fig

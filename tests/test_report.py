@@ -1,0 +1,110 @@
+"""The strategy report: reproducible, complete, honest, and never half-written."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from analysis import report
+from analysis.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+CARDS = sorted((ROOT / "examples" / "cards").glob("*.md"))
+
+# The seed plan's sections (reference/seed/plan.md), each computed here
+SECTIONS = ["## Hardware", "## Model", "## Input", "## Requirements",
+            "## Recommended parallel strategy|## Best compromise", "## Resources",
+            "## Implementation", "## Communication", "## Memory and performance optimisations",
+            "## Expected performance", "## Scalability", "## Alternatives",
+            "## Validation checklist", "## Assumptions"]
+
+
+@pytest.fixture(scope="module")
+def seed_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("seed")
+    return report.write_report(load_scenario("seed"), out), out
+
+
+def test_committed_seed_report_regenerates_unchanged(seed_report):
+    _, out = seed_report
+    for name in ("report.md", "strategies.csv"):
+        committed = (ROOT / "reports" / "seed" / name).read_text(encoding="utf-8")
+        fresh = (out / name).read_text(encoding="utf-8")
+        assert fresh == committed, f"reports/seed/{name} is stale: run `make report`"
+
+
+def test_every_section_of_the_seed_plan_is_covered(seed_report):
+    rep, out = seed_report
+    for section in SECTIONS:
+        assert re.search(section, rep.markdown), section
+    for fig in ("memory", "time_breakdown", "ttft", "pareto_ttft", "pareto_user"):
+        assert (out / "figures" / f"{fig}.png").stat().st_size > 10_000
+        assert f"figures/{fig}.png" in rep.markdown
+
+
+def test_every_tick_is_backed_by_a_number(seed_report):
+    rep, _ = seed_report
+    lines = [ln for ln in rep.markdown.splitlines() if "✓" in ln or "✗" in ln]
+    assert lines
+    for ln in lines:
+        if "valid degrees" in ln:
+            continue  # backed by the layout's degrees, named on the line
+        assert re.search(r"\d", ln), ln
+
+
+def test_seed_report_is_honest_about_both_readings(seed_report):
+    rep, _ = seed_report
+    md = rep.markdown
+    # the declared-vs-derived inconsistency, with both numbers
+    assert "Declared size 10B" in md and "452,346,368" in md
+    # the requirement's reading is stated, and the other readings are shown
+    assert "How the throughput requirement is read: **prefill**" in md
+    assert "(other reading, not the one checked)" in md
+    # under the declared 10B reading, prefill throughput is compute-bound below 100 tokens/ms:
+    # 400 TFLOP/s * 0.6 / 2.69 GFLOP per token = 89.3 tokens/ms (see the report's own numbers)
+    assert "## Under the declared size" in md
+    assert "compute ceiling is 89.3 tokens/ms" in md
+    assert rep.declared_plan is not None and not rep.declared_plan.feasible
+
+
+def test_seed_plan_layout_is_evaluated_beside_the_recommendation(seed_report):
+    rep, _ = seed_report
+    assert rep.current is not None
+    assert rep.current.strategy.gpus == 64
+    assert "## The scenario's current strategy" in rep.markdown
+
+
+def test_seed_plan_false_claims_are_not_repeated(seed_report):
+    rep, _ = seed_report
+    md = rep.markdown
+    assert re.search(r"KV-cache compression for inactive experts \| does not apply", md)
+    assert re.search(r"Activation checkpointing \| does not apply", md)
+
+
+@pytest.mark.parametrize("card", CARDS, ids=[c.stem for c in CARDS])
+def test_every_example_card_produces_a_report(card, tmp_path):
+    sc = load_scenario(str(card))
+    rep = report.write_report(sc, tmp_path)
+    assert (tmp_path / "report.md").exists() and (tmp_path / "strategies.csv").exists()
+    for section in SECTIONS:
+        assert re.search(section, rep.markdown), (card.name, section)
+    if sc.current_strategy is not None:
+        assert "## The scenario's current strategy" in rep.markdown
+    assert "nan" not in rep.markdown.lower().replace("financ", "")
+
+
+def test_a_failure_leaves_no_report_that_looks_complete(tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(report, "make_figures", boom)
+    with pytest.raises(RuntimeError):
+        report.write_report(load_scenario("seed"), tmp_path)
+    assert not (tmp_path / "report.md").exists()
+    assert not (tmp_path / "strategies.csv").exists()
+
+
+def test_slug_is_a_safe_folder_name():
+    assert report.slug("seed") == "seed"
+    assert report.slug("../examples/cards/moe-64e-fp8-fixed-length.md") == "moe-64e-fp8-fixed-length"
+    assert report.slug("my scenario v2") == "my-scenario-v2"
