@@ -1,0 +1,55 @@
+"""Benchmarks: how fast one estimate and the full search run. Prints figures; asserts nothing.
+
+    make bench            # or: .venv/bin/python scripts/bench.py [SCENARIO]
+
+Reports the best of several repeats (the machine's other load only ever slows a run down).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from analysis import estimate as E
+from analysis import search as S
+from analysis.inputs import Strategy
+from analysis.scenario import load_scenario
+
+
+def best_of(fn, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    ref = sys.argv[1] if len(sys.argv) > 1 else "seed"
+    sc = load_scenario(ref)
+    strategy = sc.current_strategy or Strategy.parse("ep=8")
+
+    n = 200
+    t = best_of(lambda: [E.estimate(sc, strategy) for _ in range(n)], 3)
+    print(f"one layout, full explained estimate at {len(sc.workload.prompt_lengths_tokens)} "
+          f"prompt lengths: {n / t:,.0f} layouts/s ({t / n * 1e3:.2f} ms each)")
+
+    lay = S.candidate_layouts(sc)
+    ok = E.valid_mask(sc.model, sc.workload, lay)
+    valid = lay.subset(ok)
+    t = best_of(lambda: E.evaluate_layouts(sc, valid, E.Options()))
+    print(f"vectorised headline metrics at one prompt length: {len(valid):,} layouts in "
+          f"{t * 1e3:.1f} ms = {len(valid) / t:,.0f} layouts/s")
+
+    t = best_of(lambda: S.plan(sc, progress=False), 3)
+    p = S.plan(sc, progress=False)
+    n_valid = int(p.table["valid"].sum())
+    n_all = len(p.table)
+    print(f"full search of '{sc.name}': {n_all:,} candidates ({n_valid:,} valid, evaluated at "
+          f"{len(sc.workload.prompt_lengths_tokens)} prompt lengths) in {t:.3f} s = "
+          f"{n_valid / t:,.0f} valid layouts/s")
+
+
+if __name__ == "__main__":
+    main()
