@@ -413,10 +413,11 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
     ops["head"] = c.gpu_op(2 * seqs_a * p_head / tp,
                            p_head / tp * w + seqs_a * m.vocab_size / tp * 4)  # fp32 logits
 
-    # Communication. TP: two all-reduces per layer of the attention group's tokens.
+    # Communication. TP: two all-reduces per layer of the attention group's tokens, each with
+    # the faster of ring and tree (NCCL's choice).
     bw_tp, lat_tp = link_for_group(hw, lay.tp, opts)
     msg_tp = tok_a * d * act
-    t_ar = f.ring_all_reduce_time_s(msg_tp, lay.tp, bw_tp, lat_tp)
+    t_ar = f.all_reduce_time_s(msg_tp, lay.tp, bw_tp, lat_tp)
     ops["tp_all_reduce"] = c.comm_op(np.where(lay.tp > 1, n_layers * 2 * 2 * (tp - 1) / tp * msg_tp, 0),
                                      n_layers * 2 * t_ar)
 
@@ -438,8 +439,14 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
         t_inter = f.ep_all_to_all_time_s(tok_src, dests * frac_inter, d, b_disp, b_comb,
                                          hw.scaleout_bandwidth_bytes_per_s * eff_out,
                                          hw.scaleout_latency_s)
-        t_ep = np.where(g > 1, np.where(frac_inter > 0, np.maximum(t_intra, t_inter), t_intra), 0)
-        vol = tok_src * dests * (frac_intra + frac_inter) * d * (b_disp + b_comb)
+        # tokens move only when experts are spread (ep > 1) or attention is data-parallel
+        # (dp_attn > 1); with ep = dp_attn = 1 every GPU already holds every token and the
+        # experts' partial sums ride on the FFN all-reduce, as for a dense FFN
+        moves = (lay.ep > 1) | (lay.dp_attn > 1)
+        t_ep = np.where(moves & (g > 1),
+                        np.where(frac_inter > 0, np.maximum(t_intra, t_inter), t_intra), 0)
+        vol = np.where(moves, tok_src * dests * (frac_intra + frac_inter) * d * (b_disp + b_comb),
+                       0.0)
         ops["ep_dispatch_combine"] = c.comm_op(n_moe * vol, n_moe * t_ep)
     else:
         ops["ep_dispatch_combine"] = c.comm_op(z, z)
@@ -518,7 +525,9 @@ def memory_per_gpu_bytes(hw: Hardware, model: Model, workload: Workload, reserve
         dests = f.distinct_ranks_per_token(lay.ep, m.top_k) * lay.etp
         b_disp = opts.dispatch_bytes_per_element or act
         b_comb = opts.combine_bytes_per_element or act
-        comm = comm + np.where(lay.group > 1, tok_a / tp * dests * d * (b_disp + b_comb), 0.0)
+        moves = (lay.ep > 1) | (lay.dp_attn > 1)
+        comm = comm + np.where(moves & (lay.group > 1), tok_a / tp * dests * d * (b_disp + b_comb),
+                               0.0)
 
     reserve = np.full(len(lay), reserve_fraction * hw.hbm_capacity_bytes)
     return {"non_expert_weights": non_expert_w, "expert_weights": expert_w, "kv_cache": kv,

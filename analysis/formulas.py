@@ -42,6 +42,23 @@ def ring_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_
     return np.where(n > 1, t, 0.0)
 
 
+def tree_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
+    """Double-binary-tree all-reduce (NCCL's choice for small messages): the same
+    ``2(N-1)/N * M / W`` bandwidth term as a ring, but ``2 * ceil(log2 N) * alpha`` of latency
+    (a reduce up and a broadcast down a tree of depth log2 N; Sanders et al. 2009, NCCL 2.4
+    release notes). 0 for N = 1."""
+    n = np.asarray(ranks, dtype=float)
+    depth = np.ceil(np.log2(np.maximum(n, 1.0)))
+    t = 2 * (n - 1) / n * message_bytes / bandwidth_bytes_per_s + 2 * depth * latency_s
+    return np.where(n > 1, t, 0.0)
+
+
+def all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
+    """All-reduce with the faster of ring and tree, as NCCL's tuner picks per message size."""
+    return np.minimum(ring_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s),
+                      tree_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s))
+
+
 def ring_all_gather_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
     """Ring all-gather (or reduce-scatter) of an M-byte result: half a ring all-reduce,
     ``(N-1)/N * M / W + (N-1) * alpha``."""

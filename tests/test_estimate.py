@@ -108,16 +108,27 @@ def test_prefill_attention_is_causal():
 
 
 def test_tp_all_reduce_by_hand():
-    # tp=4 inside a 4-GPU node: each layer all-reduces 4 tokens x 1024 x 2 B = 8192 B twice
+    # tp=4 inside a 4-GPU node: each layer all-reduces 4 tokens x 1024 x 2 B = 8192 B twice.
+    # Latency: ring 2 * 3 alpha = 6 us, tree 2 * log2(4) alpha = 4 us: the tree wins
     ops = E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=4"), BALANCED, seqs_per_group=4,
                       query_tokens_per_seq=1, phase="decode", context_tokens=1024)
-    one = 2 * 3 / 4 * 8192 / 100e9 + 2 * 3 * 1e-6
+    one = 2 * 3 / 4 * 8192 / 100e9 + 2 * 2 * 1e-6
     assert ops["tp_all_reduce"].comm_s[0] == pytest.approx(2 * 2 * one)
-    # tp=8 leaves the node: the scale-out link (10 GB/s, 10 us) carries it
+    # tp=8 leaves the node: the scale-out link (10 GB/s, 10 us) carries it; tree latency
+    # 2 * log2(8) * 10 us = 60 us against the ring's 2 * 7 * 10 us = 140 us
     ops8 = E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=8"), BALANCED, seqs_per_group=4,
                        query_tokens_per_seq=1, phase="decode", context_tokens=1024)
-    one8 = 2 * 7 / 8 * 8192 / 10e9 + 2 * 7 * 10e-6
+    one8 = 2 * 7 / 8 * 8192 / 10e9 + 2 * 3 * 10e-6
     assert ops8["tp_all_reduce"].comm_s[0] == pytest.approx(2 * 2 * one8)
+
+
+def test_pure_tensor_parallel_moves_no_tokens():
+    # tp=4 with ep=1, dp_attn=1: every GPU holds every token after the attention all-reduce;
+    # the experts' partial sums ride on the FFN all-reduce, so no dispatch/combine is charged
+    ops = E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=4"), BALANCED, seqs_per_group=4,
+                      query_tokens_per_seq=1, phase="decode", context_tokens=1024)
+    assert ops["ep_dispatch_combine"].comm_s[0] == 0
+    assert ops["ep_dispatch_combine"].comm_bytes[0] == 0
 
 
 def test_ep_dispatch_inside_a_node_by_hand():

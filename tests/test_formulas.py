@@ -96,3 +96,15 @@ def test_formulas_work_on_arrays():
     out = f.ring_all_reduce_time_s(1e6, n, 1e9, 0.0)
     assert out.shape == (4,)
     assert out[0] == 0 and np.all(np.diff(out) > 0)
+
+
+def test_tree_all_reduce_has_logarithmic_latency():
+    # 1 KB over 64 ranks at 50 GB/s, 5 us: ring latency 2 * 63 * 5 us = 630 us; tree
+    # 2 * log2(64) * 5 us = 60 us; both carry 2 * 63/64 * 1000 B / 50e9 = 39.4 ns of bandwidth
+    bw = 2 * 63 / 64 * 1000 / 50e9
+    assert f.ring_all_reduce_time_s(1000, 64, 50e9, 5e-6) == pytest.approx(bw + 630e-6)
+    assert f.tree_all_reduce_time_s(1000, 64, 50e9, 5e-6) == pytest.approx(bw + 60e-6)
+    assert f.all_reduce_time_s(1000, 64, 50e9, 5e-6) == pytest.approx(bw + 60e-6)
+    # 3 ranks: tree depth ceil(log2 3) = 2 -> 4 alpha, ring 2 * 2 alpha: equal
+    assert f.tree_all_reduce_time_s(0, 3, 1e9, 1e-6) == pytest.approx(4e-6)
+    assert f.tree_all_reduce_time_s(1e9, 1, 1e9, 1e-6) == 0.0
