@@ -30,7 +30,7 @@ from .loaders import (
     size_warnings,
 )
 
-__all__ = ["list_presets", "load_model", "load_scenario"]
+__all__ = ["compose_scenario", "list_presets", "load_model", "load_scenario"]
 
 _SCENARIO_MARKERS = ("hardware", "model", "workload")
 _MODEL_MARKERS = ("num_layers", "hidden_size", "attention", "num_experts")
@@ -93,6 +93,22 @@ def load_scenario(ref: str | Path | Mapping[str, Any]) -> Scenario:
     if suffix == ".md":
         return _scenario_from_card(path)
     return _scenario_from_yaml(path)
+
+
+def compose_scenario(gpu: str, model: str, batch_sequences: int, prompt_tokens: Any,
+                     output_tokens: int = 256, name: str | None = None,
+                     requirements: Mapping[str, Any] | None = None) -> Scenario:
+    """A scenario from a GPU preset, a model reference (preset, YAML or config.json) and a
+    workload, as the notebooks' parameters give them. ``prompt_tokens`` is a length, a
+    ``[lo, hi]`` range or ``{lengths, weights}``, as in a scenario YAML."""
+    return load_scenario({
+        "name": name or f"{model}-on-{gpu}",
+        "hardware": gpu,
+        "model": model,
+        "workload": {"batch_sequences": batch_sequences, "prompt_tokens": prompt_tokens,
+                     "output_tokens": output_tokens},
+        "requirements": dict(requirements or {}),
+    })
 
 
 def _scenario_from_yaml(path: Path) -> Scenario:
