@@ -113,8 +113,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------ main
 
 def _add_estimate_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mode", choices=["derated", "sol"], default="derated",
-                   help="derated by the GPU's efficiencies (default) or speed of light")
+    p.add_argument("--mode", choices=["derated", "sol", "calibrated"], default="derated",
+                   help="derated by the GPU's stated efficiencies (default), speed of light, or "
+                        "calibrated size-dependent efficiencies fitted to measurements")
     p.add_argument("--imbalance", choices=["balanced", "uniform", "factor"], default="uniform",
                    help="MoE load model (default: uniform-random routing, busiest rank)")
     p.add_argument("--imbalance-factor", type=float, default=1.0,

@@ -36,9 +36,10 @@ import numpy as np
 from . import anatomy as A
 from . import formulas as f
 from .errors import InputError, LayoutError
-from .inputs import DEGREE_NAMES, Hardware, Model, Scenario, Strategy, Workload, layout_label
+from .inputs import (DEGREE_NAMES, Hardware, Model, Scenario, Strategy, Workload, layout_label,
+                     saturating_efficiency)
 
-Mode = Literal["derated", "sol"]
+Mode = Literal["derated", "sol", "calibrated"]
 Imbalance = Literal["balanced", "uniform", "factor"]
 
 OPS = ("embedding", "norms", "attention_proj", "attention_core", "router", "routed_experts",
@@ -54,7 +55,9 @@ class Options:
     """How to estimate.
 
     ``mode``: "derated" applies the hardware's MFU, bandwidth utilisation and link efficiencies;
-    "sol" (speed of light) sets them all to 1 and drops communication.
+    "sol" (speed of light) sets them all to 1 and drops communication; "calibrated" uses the
+    hardware's fitted size-dependent curves (:class:`~analysis.inputs.Calibration`) and falls back
+    to "derated" for a GPU that has none (``describe`` says which was used).
     ``imbalance``: "balanced" (every EP rank gets the mean load), "uniform" (routing uniformly at
     random: the expected busiest rank, :func:`analysis.formulas.expected_max_load`), or "factor"
     (busiest = ``imbalance_factor`` x mean). ``overlap_fraction`` of communication may hide under
@@ -70,8 +73,8 @@ class Options:
     combine_bytes_per_element: float | None = None
 
     def __post_init__(self) -> None:
-        if self.mode not in ("derated", "sol"):
-            raise InputError("options.mode", self.mode, "unknown mode", "derated, sol")
+        if self.mode not in ("derated", "sol", "calibrated"):
+            raise InputError("options.mode", self.mode, "unknown mode", "derated, sol, calibrated")
         if self.imbalance not in ("balanced", "uniform", "factor"):
             raise InputError("options.imbalance", self.imbalance, "unknown imbalance model",
                              "balanced, uniform, factor")
@@ -86,8 +89,10 @@ class Options:
         imb = {"balanced": "perfectly balanced experts",
                "uniform": "uniform-random routing (busiest EP rank at its expected maximum)",
                "factor": f"busiest EP rank at {self.imbalance_factor:g}x the mean"}[self.imbalance]
-        mode = ("derated by the GPU's efficiency factors" if self.mode == "derated"
-                else "speed of light (all efficiencies 1, no communication)")
+        mode = {"derated": "derated by the GPU's efficiency factors",
+                "sol": "speed of light (all efficiencies 1, no communication)",
+                "calibrated": "calibrated size-dependent efficiencies where the GPU has them, "
+                              "else its stated efficiency factors"}[self.mode]
         return (f"{mode}; {imb}; {self.overlap_fraction:.0%} of communication overlapped "
                 f"with compute")
 
@@ -250,14 +255,13 @@ def stage_layers(model: Model, pp) -> tuple[np.ndarray, np.ndarray]:
     return n_moe, n - n_moe
 
 
-def link_for_group(hw: Hardware, group_gpus, opts: Options) -> tuple[np.ndarray, np.ndarray]:
-    """(bandwidth, latency) of a collective over ``group_gpus`` adjacent GPUs: NVLink inside a
-    node, the scale-out network past it."""
+def link_for_group(hw: Hardware, group_gpus, opts: Options, message_bytes=1e12
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(achieved bandwidth, latency) of a collective over ``group_gpus`` adjacent GPUs: NVLink
+    inside a node, the scale-out network past it; efficiency per :func:`link_efficiency`."""
     inside = np.asarray(group_gpus) <= hw.gpus_per_node
-    eff_up = 1.0 if opts.mode == "sol" else hw.scaleup_efficiency
-    eff_out = 1.0 if opts.mode == "sol" else hw.scaleout_efficiency
-    bw = np.where(inside, hw.scaleup_bandwidth_bytes_per_s * eff_up,
-                  hw.scaleout_bandwidth_bytes_per_s * eff_out)
+    eff = link_efficiency(hw, inside, message_bytes, opts)
+    bw = np.where(inside, hw.scaleup_bandwidth_bytes_per_s, hw.scaleout_bandwidth_bytes_per_s) * eff
     lat = np.where(inside, hw.scaleup_latency_s, hw.scaleout_latency_s)
     return bw, lat
 
@@ -288,10 +292,11 @@ class OpCost:
     compute_s: np.ndarray
     memory_s: np.ndarray
     comm_s: np.ndarray
+    overhead_s: np.ndarray | float = 0.0    # fixed launch cost (calibrated mode only)
 
     @property
     def time_s(self) -> np.ndarray:
-        return np.maximum(np.maximum(self.compute_s, self.memory_s), self.comm_s)
+        return np.maximum(np.maximum(self.compute_s, self.memory_s), self.comm_s) + self.overhead_s
 
     @property
     def bound(self) -> np.ndarray:
@@ -311,12 +316,30 @@ class _Ctx:
     mfu: float
     bw: float
 
-    def gpu_op(self, flops, hbm_bytes) -> OpCost:
+    @property
+    def calibration(self):
+        """The GPU's fitted curves when calibrated mode is asked for and it has them."""
+        return self.hw.calibration if self.opts.mode == "calibrated" else None
+
+    def gpu_op(self, flops, hbm_bytes, rows=None, layers=0.0) -> OpCost:
+        """An op on one GPU: ``flops`` over ``rows`` GEMM rows (tokens), ``hbm_bytes`` moved,
+        repeated over ``layers`` layers (for the calibrated fixed cost per op per layer)."""
         z = np.zeros(len(self.lay))
         flops = z + flops
         hbm_bytes = z + hbm_bytes
-        return OpCost(flops, hbm_bytes, z, f.compute_time_s(flops, self.peak, self.mfu),
-                      f.memory_time_s(hbm_bytes, self.bw), z)
+        cal = self.calibration
+        if cal is None:
+            return OpCost(flops, hbm_bytes, z, f.compute_time_s(flops, self.peak, self.mfu),
+                          f.memory_time_s(hbm_bytes, self.bw), z)
+        per_layer = np.maximum(z + layers, 1.0)
+        mfu = saturating_efficiency(z + (rows if rows is not None else 1e12),
+                                    cal.compute_max, cal.compute_half_tokens)
+        util = saturating_efficiency(hbm_bytes / per_layer, cal.memory_max, cal.memory_half_bytes)
+        compute_s = np.where(flops > 0, f.compute_time_s(flops, self.peak, mfu), 0.0)
+        memory_s = np.where(hbm_bytes > 0, hbm_bytes / (self.hw.hbm_bandwidth_bytes_per_s * util),
+                            0.0)
+        overhead = np.where((flops > 0) | (hbm_bytes > 0), cal.op_overhead_s * (z + layers), 0.0)
+        return OpCost(flops, hbm_bytes, z, compute_s, memory_s, z, overhead)
 
     def comm_op(self, comm_bytes, seconds) -> OpCost:
         z = np.zeros(len(self.lay))
@@ -330,6 +353,20 @@ def _context(hw: Hardware, model: Model, lay: Layouts, opts: Options) -> _Ctx:
     sol = opts.mode == "sol"
     return _Ctx(hw, model, lay, opts, peak, 1.0 if sol else hw.mfu,
                 hw.hbm_bandwidth_bytes_per_s * (1.0 if sol else hw.bandwidth_utilization))
+
+
+def link_efficiency(hw: Hardware, inside_node, message_bytes, opts: Options):
+    """Achieved fraction of a link's bandwidth: 1 at speed of light, the GPU's constant in
+    derated mode, the fitted curve of message size in calibrated mode."""
+    if opts.mode == "sol":
+        return np.ones_like(np.asarray(message_bytes, dtype=float))
+    cal = hw.calibration if opts.mode == "calibrated" else None
+    if cal is None:
+        return np.where(inside_node, hw.scaleup_efficiency, hw.scaleout_efficiency)
+    return np.where(inside_node,
+                    saturating_efficiency(message_bytes, cal.scaleup_max, cal.scaleup_half_bytes),
+                    saturating_efficiency(message_bytes, cal.scaleout_max,
+                                          cal.scaleout_half_bytes))
 
 
 def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
@@ -356,9 +393,10 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
     n_layers = n_moe + n_dense
 
     ops: dict[str, OpCost] = {}
-    ops["embedding"] = c.gpu_op(0.0, tok_a * d * (w + act))
+    ops["embedding"] = c.gpu_op(0.0, tok_a * d * (w + act), layers=1)
     ops["norms"] = c.gpu_op(n_layers * 2 * 4 * tok_a * d,            # ~4 FLOPs per element
-                            n_layers * 2 * 2 * tok_a * d * act)       # read + write, 2 per layer
+                            n_layers * 2 * 2 * tok_a * d * act,       # read + write, 2 per layer
+                            rows=1e12, layers=n_layers)
 
     # Attention projections: weights split by tp; activations in and out
     p_attn = A.attention_matmul_params_per_layer(m)
@@ -366,7 +404,8 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
              else (a.num_heads + 2 * a.num_kv_heads) * a.head_dim)
     ops["attention_proj"] = c.gpu_op(
         n_layers * 2 * tok_a * p_attn / tp,
-        n_layers * (p_attn / tp * w + tok_a * (2 * d + width / tp) * act))
+        n_layers * (p_attn / tp * w + tok_a * (2 * d + width / tp) * act),
+        rows=tok_a, layers=n_layers)
 
     # Attention core: causal pairs in prefill, the cached context in decode
     kv_tok_layer = kv_cache_bytes_per_token_per_layer_per_gpu(m, tp)
@@ -378,13 +417,16 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
         cached = A.cached_tokens_per_layer(m, context_tokens)
         core_flops = seqs_a * cached * A.attention_core_flops_per_pair(m, absorbed=True) / tp
         core_bytes = seqs_a * cached * kv_tok_layer + tok_a * (width / tp * act + kv_tok_layer)
-    ops["attention_core"] = c.gpu_op(n_layers * core_flops, n_layers * core_bytes)
+    ops["attention_core"] = c.gpu_op(n_layers * core_flops, n_layers * core_bytes,
+                                     rows=tok_a if phase == "prefill" else seqs_a,
+                                     layers=n_layers)
 
     z = np.zeros(len(lay))
     if m.is_moe:
         e, k = m.num_experts, m.top_k
         p_router = A.router_params_per_layer(m)
-        ops["router"] = c.gpu_op(n_moe * 2 * tok_a * e * d, n_moe * (p_router * w + tok_a * d * act))
+        ops["router"] = c.gpu_op(n_moe * 2 * tok_a * e * d, n_moe * (p_router * w + tok_a * d * act),
+                                 rows=tok_a, layers=n_moe)
         p_exp = A.expert_params(m)
         w_exp = m.expert_weight_bytes_per_param
         n_in = 2 if m.ffn_gated else 1
@@ -396,27 +438,31 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
         ops["routed_experts"] = c.gpu_op(
             n_moe * 2 * busiest * p_exp / lay.etp,
             n_moe * (touched * p_exp / lay.etp * w_exp
-                     + busiest * (2 * d + 2 * n_in * f_width / lay.etp) * act))
+                     + busiest * (2 * d + 2 * n_in * f_width / lay.etp) * act),
+            rows=busiest / np.maximum(touched, 1.0), layers=n_moe)
         p_sh = A.shared_experts_params_per_layer(m)
         ops["shared_experts"] = c.gpu_op(
             n_moe * 2 * tok_a * p_sh / tp,
-            n_moe * (p_sh / tp * w + (tok_a * (2 * d) * act if p_sh else 0.0)))
+            n_moe * (p_sh / tp * w + (tok_a * (2 * d) * act if p_sh else 0.0)),
+            rows=tok_a, layers=n_moe)
     else:
         ops["router"] = ops["routed_experts"] = ops["shared_experts"] = c.gpu_op(z, z)
 
     p_dense = A.dense_ffn_params_per_layer(m)
     ops["dense_ffn"] = c.gpu_op(n_dense * 2 * tok_a * p_dense / tp,
-                                n_dense * (p_dense / tp * w + tok_a * 2 * d * act))
+                                n_dense * (p_dense / tp * w + tok_a * 2 * d * act),
+                                rows=tok_a, layers=n_dense)
 
     # Head: only the newest position of each sequence needs logits; vocab split by tp
     p_head = m.vocab_size * d
     ops["head"] = c.gpu_op(2 * seqs_a * p_head / tp,
-                           p_head / tp * w + seqs_a * m.vocab_size / tp * 4)  # fp32 logits
+                           p_head / tp * w + seqs_a * m.vocab_size / tp * 4,  # fp32 logits
+                           rows=seqs_a, layers=1)
 
     # Communication. TP: two all-reduces per layer of the attention group's tokens, each with
     # the faster of ring and tree (NCCL's choice).
-    bw_tp, lat_tp = link_for_group(hw, lay.tp, opts)
     msg_tp = tok_a * d * act
+    bw_tp, lat_tp = link_for_group(hw, lay.tp, opts, msg_tp)
     t_ar = f.all_reduce_time_s(msg_tp, lay.tp, bw_tp, lat_tp)
     ops["tp_all_reduce"] = c.comm_op(np.where(lay.tp > 1, n_layers * 2 * 2 * (tp - 1) / tp * msg_tp, 0),
                                      n_layers * 2 * t_ar)
@@ -431,8 +477,9 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
         in_node = np.minimum(g, hw.gpus_per_node)
         frac_intra = (in_node - 1) / g
         frac_inter = (g - in_node) / g
-        eff_up = 1.0 if opts.mode == "sol" else hw.scaleup_efficiency
-        eff_out = 1.0 if opts.mode == "sol" else hw.scaleout_efficiency
+        msg_ep = tok_src * d * b_disp                                    # per destination
+        eff_up = link_efficiency(hw, True, msg_ep, opts)
+        eff_out = link_efficiency(hw, False, msg_ep, opts)
         t_intra = f.ep_all_to_all_time_s(tok_src, dests * frac_intra, d, b_disp, b_comb,
                                          hw.scaleup_bandwidth_bytes_per_s * eff_up,
                                          hw.scaleup_latency_s)
@@ -453,11 +500,10 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
 
     # PP: the stage's activations go to the next stage once per step
     crosses = lay.group * lay.pp > hw.gpus_per_node
-    bw_pp = np.where(crosses, hw.scaleout_bandwidth_bytes_per_s, hw.scaleup_bandwidth_bytes_per_s)
-    bw_pp = bw_pp * (1.0 if opts.mode == "sol" else
-                     np.where(crosses, hw.scaleout_efficiency, hw.scaleup_efficiency))
-    lat_pp = np.where(crosses, hw.scaleout_latency_s, hw.scaleup_latency_s)
     msg_pp = tok_a / tp * d * act
+    bw_pp = np.where(crosses, hw.scaleout_bandwidth_bytes_per_s, hw.scaleup_bandwidth_bytes_per_s)
+    bw_pp = bw_pp * link_efficiency(hw, ~crosses, msg_pp, opts)
+    lat_pp = np.where(crosses, hw.scaleout_latency_s, hw.scaleup_latency_s)
     ops["pp_send"] = c.comm_op(np.where(lay.pp > 1, msg_pp, 0),
                                np.where(lay.pp > 1, f.p2p_time_s(msg_pp, bw_pp, lat_pp), 0))
     return ops

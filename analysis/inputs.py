@@ -106,6 +106,45 @@ def check_fraction(field_name: str, value: object, *, allow_zero: bool = False) 
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Calibration:
+    """Size-dependent efficiencies fitted to measurements (used in "calibrated" mode).
+
+    Small matrix multiplications, small transfers and short messages reach far less of peak than
+    large ones. Each efficiency saturates with size as ``eff(x) = eff_max * x / (x + x_half)``
+    (half of ``eff_max`` at ``x_half``): x is a GEMM's rows (tokens) for compute, the bytes an op
+    moves for HBM, the message bytes for each link tier. ``op_overhead_s`` is a fixed cost per
+    op per layer (kernel launches, small fused kernels) that no amount of parallelism splits.
+    """
+
+    compute_max: float
+    compute_half_tokens: float
+    memory_max: float
+    memory_half_bytes: float
+    scaleup_max: float = 0.8
+    scaleup_half_bytes: float = 0.0
+    scaleout_max: float = 0.8
+    scaleout_half_bytes: float = 0.0
+    op_overhead_s: float = 0.0
+    source: str = ""              # what it was fitted on, and how
+
+    def __post_init__(self) -> None:
+        for name in ("compute_max", "memory_max", "scaleup_max", "scaleout_max"):
+            check_fraction(f"hardware.calibration.{name}", getattr(self, name))
+        for name in ("compute_half_tokens", "memory_half_bytes", "scaleup_half_bytes",
+                     "scaleout_half_bytes", "op_overhead_s"):
+            check_positive(f"hardware.calibration.{name}", getattr(self, name), allow_zero=True)
+
+
+def saturating_efficiency(size, eff_max: float, half: float):
+    """``eff_max * x / (x + x_half)``: the efficiency an op of size x reaches (x_half = 0 means
+    size does not matter). Works on arrays."""
+    import numpy as np
+
+    x = np.maximum(np.asarray(size, dtype=float), 1e-30)
+    return eff_max * x / (x + half) if half > 0 else eff_max * np.ones_like(x)
+
+
+@dataclass(frozen=True)
 class Hardware:
     """One GPU type and the system it sits in.
 
@@ -129,6 +168,7 @@ class Hardware:
     scaleout_efficiency: float = 0.8               # achieved / peak scale-out bandwidth
     efficiency_source: str = ""
     source: str = ""
+    calibration: Calibration | None = None         # size-dependent curves, if fitted
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):

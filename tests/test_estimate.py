@@ -261,3 +261,51 @@ def test_more_tp_or_ep_never_raises_weight_memory(degree):
         weights = mem["expert_weights"][0] + mem["non_expert_weights"][0]
         assert weights <= prev
         prev = weights
+
+
+# ---------------------------------------------------------------- calibrated mode
+
+def test_calibrated_mode_without_a_calibration_is_the_derated_estimate():
+    sc = scenario()
+    a = E.estimate(sc, Strategy.parse("tp=2"), E.Options(mode="derated"))
+    b = E.estimate(sc, Strategy.parse("tp=2"), E.Options(mode="calibrated"))
+    assert a.worst["ttft_s"] == b.worst["ttft_s"] and a.worst["tpot_s"] == b.worst["tpot_s"]
+
+
+def test_calibrated_curves_by_hand():
+    import dataclasses
+
+    from analysis.inputs import Calibration
+
+    # compute reaches 0.8 * T / (T + 100); memory 0.9 * B / (B + 1e6); 5 us per op per layer
+    cal = Calibration(compute_max=0.8, compute_half_tokens=100, memory_max=0.9,
+                      memory_half_bytes=1e6, op_overhead_s=5e-6, source="hand")
+    chip = dataclasses.replace(TOY_CHIP, calibration=cal)
+    opts = E.Options(mode="calibrated", imbalance="balanced")
+    ops = E.stage_ops(chip, TOY_MOE, lay("tp=1"), opts, seqs_per_group=1,
+                      query_tokens_per_seq=100, phase="prefill")
+    proj = ops["attention_proj"]
+    # 100 tokens: MFU 0.8 * 100 / 200 = 0.4; FLOPs 2 layers x 2 x 100 x 4,194,304
+    assert proj.compute_s[0] == pytest.approx(2 * 2 * 100 * 4_194_304 / (1e14 * 0.4))
+    # bytes per layer: weights 8,388,608 + activations 100 x (2048 + 3072) x 2 = 1,024,000
+    per_layer = 8_388_608 + 1_024_000
+    util = 0.9 * per_layer / (per_layer + 1e6)
+    assert proj.memory_s[0] == pytest.approx(2 * per_layer / (1e12 * util))
+    # two layers of this op: 2 x 5 us of fixed cost on top of the roofline time
+    assert proj.time_s[0] == pytest.approx(max(proj.compute_s[0], proj.memory_s[0]) + 10e-6)
+
+
+def test_calibrated_link_efficiency_grows_with_message_size():
+    import dataclasses
+
+    from analysis.inputs import Calibration
+
+    cal = Calibration(compute_max=0.8, compute_half_tokens=0, memory_max=0.9,
+                      memory_half_bytes=0, scaleup_max=0.9, scaleup_half_bytes=1e6,
+                      scaleout_max=0.9, scaleout_half_bytes=1e6)
+    chip = dataclasses.replace(TOY_CHIP, calibration=cal)
+    opts = E.Options(mode="calibrated")
+    small = E.link_efficiency(chip, True, 1e5, opts)
+    large = E.link_efficiency(chip, True, 1e9, opts)
+    assert float(small) == pytest.approx(0.9 * 1e5 / 1.1e6)
+    assert float(large) == pytest.approx(0.9 * 1e9 / (1e9 + 1e6))
