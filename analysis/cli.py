@@ -94,9 +94,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------ validate
+# ------------------------------------------------------------------------------------ check
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
 
     sc = load_scenario(args.scenario)
@@ -145,9 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_estimate_options(e)
     e.set_defaults(func=cmd_evaluate)
 
-    v = sub.add_parser("validate", help="read a scenario and list its assumptions and warnings")
+    v = sub.add_parser("check", help="read a scenario and list its assumptions and warnings")
     v.add_argument("scenario", help="preset name, scenario YAML or scenario card")
-    v.set_defaults(func=cmd_validate)
+    v.set_defaults(func=cmd_check)
 
     for name, register in COMMANDS.items():
         register(sub)

@@ -50,7 +50,7 @@ failed=$outdir/$slug.failed.ipynb
 rm -f "$tmp" "$failed"
 
 # Read the scenario first: bad input stops here with one clear line, before any notebook runs.
-if ! (cd notebooks && "../$VENV/bin/python" -m analysis validate "$scenario" > /dev/null); then
+if ! (cd notebooks && "../$VENV/bin/python" -m analysis check "$scenario" > /dev/null); then
     echo "scenario '$scenario' could not be read (see the error above); no report written" >&2
     exit 1
 fi
