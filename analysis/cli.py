@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("scenario", help="preset name, scenario YAML or scenario card")
     v.set_defaults(func=cmd_check)
 
-    for name, register in COMMANDS.items():
+    for register in COMMANDS.values():
         register(sub)
     return p
 
@@ -178,7 +178,8 @@ def _load_plugins() -> None:
     """Import the modules that add commands (they call ``register_command``)."""
     import importlib
 
-    for mod in ("analysis.search", "analysis.audit", "analysis.sensitivity", "analysis.serving"):
+    for mod in ("analysis.search", "analysis.audit", "analysis.sensitivity", "analysis.serving",
+                "analysis.validation.run"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

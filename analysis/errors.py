@@ -38,7 +38,8 @@ class ParseError(MoEPlanError, ValueError):
     ``line`` is 1-based when known, so the user can find the offending line.
     """
 
-    def __init__(self, path: str, why: str, line: int | None = None, text: str | None = None) -> None:
+    def __init__(self, path: str, why: str, line: int | None = None,
+                 text: str | None = None) -> None:
         self.path = path
         self.why = why
         self.line = line

@@ -36,8 +36,16 @@ import numpy as np
 from . import anatomy as A
 from . import formulas as f
 from .errors import InputError, LayoutError
-from .inputs import (DEGREE_NAMES, Hardware, Model, Scenario, Strategy, Workload, layout_label,
-                     saturating_efficiency)
+from .inputs import (
+    DEGREE_NAMES,
+    Hardware,
+    Model,
+    Scenario,
+    Strategy,
+    Workload,
+    layout_label,
+    saturating_efficiency,
+)
 
 Mode = Literal["derated", "sol", "calibrated"]
 Imbalance = Literal["balanced", "uniform", "factor"]
@@ -141,7 +149,7 @@ class Layouts:
     def labels(self) -> list[str]:
         """:func:`~analysis.inputs.layout_label` of every layout."""
         cols = [getattr(self, n).tolist() for n in DEGREE_NAMES]
-        return [layout_label(*vals) for vals in zip(*cols)]
+        return [layout_label(*vals) for vals in zip(*cols, strict=True)]
 
     def subset(self, mask) -> Layouts:
         return Layouts(**{n: getattr(self, n)[mask] for n in DEGREE_NAMES})
@@ -151,7 +159,8 @@ class Layouts:
 # Validity
 # --------------------------------------------------------------------------------------------
 
-def layout_rejections(model: Model, workload: Workload, lay: Layouts) -> list[tuple[np.ndarray, str]]:
+def layout_rejections(model: Model, workload: Workload, lay: Layouts
+                      ) -> list[tuple[np.ndarray, str]]:
     """Every reason a layout is impossible, as (mask of layouts it applies to, reason template).
 
     Templates use ``{tp}``, ``{ep}``... for the layout's degrees. Memory is not checked here (a
@@ -275,8 +284,8 @@ def busiest_rank_load(mean_tokens, ep, model: Model, redundant, opts: Options):
     mean = np.asarray(mean_tokens, dtype=float)
     if opts.imbalance == "balanced":
         return mean
-    if opts.imbalance == "factor":
-        return mean * opts.imbalance_factor
+    if opts.imbalance == "factor":  # one rank holds every expert: its load is the mean
+        return np.where(np.asarray(ep) > 1, mean * opts.imbalance_factor, mean)
     worst = f.expected_max_load(mean, ep)
     share = model.num_experts / (model.num_experts + np.asarray(redundant, dtype=float))
     return mean + (worst - mean) * share
@@ -425,13 +434,14 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
     if m.is_moe:
         e, k = m.num_experts, m.top_k
         p_router = A.router_params_per_layer(m)
-        ops["router"] = c.gpu_op(n_moe * 2 * tok_a * e * d, n_moe * (p_router * w + tok_a * d * act),
+        ops["router"] = c.gpu_op(n_moe * 2 * tok_a * e * d,
+                                 n_moe * (p_router * w + tok_a * d * act),
                                  rows=tok_a, layers=n_moe)
         p_exp = A.expert_params(m)
         w_exp = m.expert_weight_bytes_per_param
         n_in = 2 if m.ffn_gated else 1
         f_width = m.expert_intermediate_size
-        mean_pairs = tok_group * k / lay.ep                              # token-expert pairs per EP rank
+        mean_pairs = tok_group * k / lay.ep                   # token-expert pairs per EP rank
         busiest = busiest_rank_load(mean_pairs, lay.ep, m, lay.redundant_experts, opts)
         experts_on_rank = (e + lay.redundant_experts) / lay.ep
         touched = f.distinct_experts_touched(experts_on_rank, e, k, tok_group)
@@ -464,8 +474,8 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
     msg_tp = tok_a * d * act
     bw_tp, lat_tp = link_for_group(hw, lay.tp, opts, msg_tp)
     t_ar = f.all_reduce_time_s(msg_tp, lay.tp, bw_tp, lat_tp)
-    ops["tp_all_reduce"] = c.comm_op(np.where(lay.tp > 1, n_layers * 2 * 2 * (tp - 1) / tp * msg_tp, 0),
-                                     n_layers * 2 * t_ar)
+    tp_bytes = np.where(lay.tp > 1, n_layers * 2 * 2 * (tp - 1) / tp * msg_tp, 0)
+    ops["tp_all_reduce"] = c.comm_op(tp_bytes, n_layers * 2 * t_ar)
 
     # EP: dispatch + combine, split into the part that stays in the node and the part that leaves
     if m.is_moe:
@@ -473,7 +483,8 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
         b_disp = opts.dispatch_bytes_per_element or act
         b_comb = opts.combine_bytes_per_element or act
         tok_src = tok_a / tp                                           # tokens this GPU dispatches
-        dests = f.distinct_ranks_per_token(lay.ep, m.top_k) * lay.etp  # GPUs per token
+        # GPUs per token: the distinct EP ranks of its k experts, each split over etp GPUs
+        dests = f.distinct_ranks_per_token_exact(lay.ep, m.num_experts, m.top_k) * lay.etp
         in_node = np.minimum(g, hw.gpus_per_node)
         frac_intra = (in_node - 1) / g
         frac_inter = (g - in_node) / g
@@ -568,7 +579,7 @@ def memory_per_gpu_bytes(hw: Hardware, model: Model, workload: Workload, reserve
 
     comm = tok_a * d * act * np.where(lay.tp > 1, 1.0, 0.0)
     if m.is_moe:
-        dests = f.distinct_ranks_per_token(lay.ep, m.top_k) * lay.etp
+        dests = f.distinct_ranks_per_token_exact(lay.ep, m.num_experts, m.top_k) * lay.etp
         b_disp = opts.dispatch_bytes_per_element or act
         b_comb = opts.combine_bytes_per_element or act
         moves = (lay.ep > 1) | (lay.dp_attn > 1)

@@ -55,8 +55,8 @@ def tree_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_
 
 def all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
     """All-reduce with the faster of ring and tree, as NCCL's tuner picks per message size."""
-    return np.minimum(ring_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s),
-                      tree_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s))
+    args = (message_bytes, ranks, bandwidth_bytes_per_s, latency_s)
+    return np.minimum(ring_all_reduce_time_s(*args), tree_all_reduce_time_s(*args))
 
 
 def ring_all_gather_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
@@ -71,6 +71,20 @@ def distinct_ranks_per_token(ranks, top_k):
     """
     n = np.asarray(ranks, dtype=float)
     return n * (1 - (1 - 1 / n) ** top_k)
+
+
+def distinct_ranks_per_token_exact(ranks, experts, top_k):
+    """Expected distinct ranks a token's top-k experts live on, when the k experts are distinct
+    (sampled without replacement) and E/N sit on each of N ranks:
+    ``N * (1 - C(E - E/N, k) / C(E, k))`` -- a rank is missed when all k picks avoid its E/N
+    experts (hypergeometric). Exact where :func:`distinct_ranks_per_token` approximates: Mixtral
+    (E = 8, k = 2) over 8 ranks visits exactly 2 ranks, not 1.875."""
+    n = np.asarray(ranks, dtype=float)
+    others = experts - experts / n               # experts not on a given rank
+    miss = np.ones_like(n)
+    for i in range(int(top_k)):
+        miss = miss * np.clip((others - i) / (experts - i), 0.0, 1.0)
+    return n * (1 - miss)
 
 
 def remote_fraction(ranks):

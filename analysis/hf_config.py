@@ -12,8 +12,9 @@ parameter counts, FLOPs and memory do not depend on the order.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import InputError, ParseError
 from .inputs import Attention, Model, normalise_precision

@@ -239,7 +239,9 @@ class Attention:
     @property
     def qk_head_dim(self) -> int:
         """Width of one head's query/key dot product."""
-        return self.qk_nope_head_dim + self.qk_rope_head_dim if self.kind == "mla" else self.head_dim
+        if self.kind == "mla":
+            return self.qk_nope_head_dim + self.qk_rope_head_dim
+        return self.head_dim
 
     @property
     def v_dim(self) -> int:
@@ -511,7 +513,8 @@ def layout_label(tp: int, dp_attn: int, etp: int, ep: int, pp: int, dp: int,
     """Short, stable name of a layout: the degrees that are not 1 (redundant experts: not 0),
     in :data:`DEGREE_NAMES` order, e.g. ``tp4-dp_attn16-etp4-ep16``; "single-gpu" for none."""
     values = (tp, dp_attn, etp, ep, pp, dp, microbatches, redundant_experts)
-    parts = [f"{p}{v}" for p, v, idle in zip(_LABEL_PREFIX, values, (1, 1, 1, 1, 1, 1, 1, 0))
+    idle_values = (1, 1, 1, 1, 1, 1, 1, 0)
+    parts = [f"{p}{v}" for p, v, idle in zip(_LABEL_PREFIX, values, idle_values, strict=True)
              if v != idle]
     return "-".join(parts) or "single-gpu"
 
@@ -543,8 +546,9 @@ class Strategy:
                            allow_zero=(name == "redundant_experts"))
         if self.tp * self.dp_attn != self.etp * self.ep:
             raise InputError("strategy", self.label(),
-                             f"attention uses tp*dp_attn = {self.tp * self.dp_attn} GPUs but experts "
-                             f"use etp*ep = {self.etp * self.ep}; they must be the same GPUs",
+                             f"attention uses tp*dp_attn = {self.tp * self.dp_attn} GPUs but "
+                             f"experts use etp*ep = {self.etp * self.ep}; they must be the same "
+                             f"GPUs",
                              "degrees with tp*dp_attn == etp*ep (e.g. tp=4, ep=4)")
 
     @property

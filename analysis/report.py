@@ -23,7 +23,6 @@ from . import search as S
 from .errors import LayoutError
 from .inputs import DEGREE_NAMES, Scenario, Strategy
 
-
 # --------------------------------------------------------------------------------------------
 # Small text helpers
 # --------------------------------------------------------------------------------------------
@@ -94,68 +93,66 @@ def placement(scenario: Scenario, s: Strategy) -> dict:
             "tp_inside_node": s.tp <= gpn, "ep_group_inside_node": g <= gpn}
 
 
-def optimisations(scenario: Scenario, est: E.Estimate, opts: E.Options) -> list[tuple[str, bool, str]]:
+def optimisations(scenario: Scenario, est: E.Estimate, opts: E.Options
+                  ) -> list[tuple[str, bool, str]]:
     """(optimisation, applies?, why with numbers) for this layout. Only what the numbers support."""
-    s, m, hw = est.strategy, scenario.model, scenario.hardware
+    s, m, wl = est.strategy, scenario.model, scenario.workload
     out: list[tuple[str, bool, str]] = []
     ttft = est.worst["ttft_s"]
-    ep_share = est.ttft_breakdown_s["ep_dispatch_combine"] / ttft
-    tp_share = est.ttft_breakdown_s["tp_all_reduce"] / ttft
-    comm_share = ep_share + tp_share + est.ttft_breakdown_s["pp_send"] / ttft
+    bd = est.ttft_breakdown_s
+    comm_share = (bd["ep_dispatch_combine"] + bd["tp_all_reduce"] + bd["pp_send"]) / ttft
     if comm_share > 0.05:
         full = E.estimate(scenario, s, replace(opts, overlap_fraction=1.0))
+        why = (f"communication is {comm_share:.0%} of TTFT; hiding all of it under compute "
+               f"would bring TTFT from {fmt.seconds(ttft)} to "
+               f"{fmt.seconds(full.worst['ttft_s'])}")
         out.append(("Overlap communication with computation (two micro-batches, as DeepSeek)",
-                    True, f"communication is {comm_share:.0%} of TTFT; hiding all of it under "
-                          f"compute would bring TTFT from {fmt.seconds(ttft)} to "
-                          f"{fmt.seconds(full.worst['ttft_s'])}"))
+                    True, why))
     else:
         out.append(("Overlap communication with computation", False,
                     f"communication is only {comm_share:.0%} of TTFT"))
     if s.pp > 1:
-        out.append(("Prefill micro-batching against pipeline bubbles", True,
-                    f"{s.pp} stages with {s.microbatches} micro-batches leave "
-                    f"{float(np.asarray(E.f.pipeline_bubble_fraction(s.pp, s.microbatches))):.0%} "
-                    f"of prefill idle"))
+        bubble = float(np.asarray(E.f.pipeline_bubble_fraction(s.pp, s.microbatches)))
+        why = (f"{s.pp} stages with {s.microbatches} micro-batches leave {bubble:.0%} of "
+               f"prefill idle")
+        out.append(("Prefill micro-batching against pipeline bubbles", True, why))
     else:
-        out.append(("Micro-batching for pipeline bubbles", False,
-                    "one pipeline stage has no bubble to fill"
-                    + (f"; {s.microbatches} micro-batches are used only to bound activation "
-                       f"memory" if s.microbatches > 1 else "")))
+        why = "one pipeline stage has no bubble to fill"
+        if s.microbatches > 1:
+            why += f"; {s.microbatches} micro-batches are used only to bound activation memory"
+        out.append(("Micro-batching for pipeline bubbles", False, why))
     if m.is_moe and s.ep > 1:
-        mean = 1.0
         lay = E.Layouts.from_strategies([s])
-        tok = scenario.workload.batch_sequences / s.dp / s.microbatches * \
-            scenario.workload.max_prompt_tokens
+        tok = wl.batch_sequences / s.dp / s.microbatches * wl.max_prompt_tokens
         mu = tok * m.top_k / s.ep
         busiest = float(E.busiest_rank_load(mu, lay.ep, m, lay.redundant_experts,
                                             E.Options(imbalance="uniform"))[0])
-        ratio = busiest / mu * mean
-        dec_mu = scenario.workload.batch_sequences / s.dp * m.top_k / s.ep
+        dec_mu = wl.batch_sequences / s.dp * m.top_k / s.ep
         dec_ratio = float(E.f.expected_max_load(dec_mu, s.ep)) / dec_mu
-        out.append(("Redundant experts / expert load balancing (EPLB)", dec_ratio > 1.1,
-                    f"under uniform-random routing the busiest of {s.ep} EP ranks carries "
-                    f"{ratio:.2f}x the mean in prefill and {dec_ratio:.2f}x in decode; real "
-                    f"routing is more skewed, so replicate hot experts when the gap matters"))
+        why = (f"under uniform-random routing the busiest of {s.ep} EP ranks carries "
+               f"{busiest / mu:.2f}x the mean in prefill and {dec_ratio:.2f}x in decode; real "
+               f"routing is more skewed, so replicate hot experts when the gap matters")
+        out.append(("Redundant experts / expert load balancing (EPLB)", dec_ratio > 1.1, why))
     else:
         out.append(("Redundant experts / expert load balancing", False,
                     "no expert parallelism: every GPU holds every expert"))
-    kv_share = est.memory_bytes["kv_cache"] / sum(est.memory_bytes.values())
-    kv_dec = next(r for r in est.decode_ops if r["op"] == "attention_core")
-    dec_total = sum(r["time_s"] for r in est.decode_ops)
+    total_mem = sum(est.memory_bytes.values())
+    kv_share = est.memory_bytes["kv_cache"] / total_mem
+    kv_read = next(r for r in est.decode_ops if r["op"] == "attention_core")["time_s"]
+    kv_read_share = kv_read / sum(r["time_s"] for r in est.decode_ops)
     if m.kv_precision not in ("fp8", "int8", "fp4", "int4"):
-        out.append(("FP8 KV cache", kv_share > 0.2 or kv_dec["time_s"] / dec_total > 0.3,
-                    f"the KV cache is {kv_share:.0%} of memory per GPU and reading it is "
-                    f"{kv_dec['time_s'] / dec_total:.0%} of a decode step; FP8 halves both"))
+        why = (f"the KV cache is {kv_share:.0%} of memory per GPU and reading it is "
+               f"{kv_read_share:.0%} of a decode step; FP8 halves both")
+        out.append(("FP8 KV cache", kv_share > 0.2 or kv_read_share > 0.3, why))
     if m.attention.kind == "mla":
-        out.append(("Attention data parallelism for MLA", s.tp == 1 or s.dp_attn > 1,
-                    "the MLA latent cannot be split by tensor parallelism, so every TP rank "
-                    "stores it whole; attention DP stores each sequence once"))
-    act_share = est.memory_bytes["activations"] / sum(est.memory_bytes.values())
+        why = ("the MLA latent cannot be split by tensor parallelism, so every TP rank stores it "
+               "whole; attention DP stores each sequence once")
+        out.append(("Attention data parallelism for MLA", s.tp == 1 or s.dp_attn > 1, why))
+    act_share = est.memory_bytes["activations"] / total_mem
     out.append(("Chunked prefill", act_share > 0.25,
                 f"prefill activations are {act_share:.0%} of memory per GPU"))
     out.append(("Activation checkpointing", False,
-                "inference keeps no activations for a backward pass: there is nothing to "
-                "recompute"))
+                "inference keeps no activations for a backward pass: nothing to recompute"))
     out.append(("KV-cache compression for inactive experts", False,
                 "the KV cache belongs to attention, not to experts: no expert has a KV cache"))
     return out
@@ -319,19 +316,29 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
     # Hardware
     add("## Hardware\n")
     peaks = ", ".join(f"{k}: {v / 1e12:g} TFLOP/s" for k, v in hw.peak_flops_per_s)
+    hbm = f"{fmt.gb(hw.hbm_capacity_bytes)} at {hw.hbm_bandwidth_bytes_per_s / 1e12:g} TB/s"
+    effs = (f"MFU {hw.mfu:.0%}, HBM bandwidth {hw.bandwidth_utilization:.0%}, NVLink "
+            f"{hw.scaleup_efficiency:.0%}, scale-out {hw.scaleout_efficiency:.0%}")
+    node = (f"{hw.gpus_per_node} GPUs, {hw.scaleup_bandwidth_bytes_per_s / 1e9:g} GB/s per GPU "
+            f"per direction, {hw.scaleup_latency_s * 1e6:g} µs per message")
+    out_link = (f"{hw.scaleout_bandwidth_bytes_per_s / 1e9:g} GB/s per GPU per direction, "
+                f"{hw.scaleout_latency_s * 1e6:g} µs per message")
+    if opts.mode == "calibrated" and hw.calibration is None:
+        calib = ("none: no measurements exist for this GPU, so the calibrated mode keeps the "
+                 "stated efficiencies above")
+    elif hw.calibration is not None:
+        calib = hw.calibration.source or "fitted curves present"
+    else:
+        calib = "none"
     add(md_table([
         ["GPU", hw.name],
         ["dense peak", peaks],
-        ["HBM", f"{fmt.gb(hw.hbm_capacity_bytes)} at {hw.hbm_bandwidth_bytes_per_s / 1e12:g} TB/s"],
-        ["efficiency (derated mode)", f"MFU {hw.mfu:.0%}, HBM bandwidth {hw.bandwidth_utilization:.0%}, "
-                                      f"NVLink {hw.scaleup_efficiency:.0%}, scale-out "
-                                      f"{hw.scaleout_efficiency:.0%}"],
+        ["HBM", hbm],
+        ["efficiency (derated mode)", effs],
         ["efficiency source", hw.efficiency_source or "—"],
-        ["node (scale-up domain)", f"{hw.gpus_per_node} GPUs, "
-                                   f"{hw.scaleup_bandwidth_bytes_per_s / 1e9:g} GB/s per GPU per "
-                                   f"direction, {hw.scaleup_latency_s * 1e6:g} µs per message"],
-        ["scale-out", f"{hw.scaleout_bandwidth_bytes_per_s / 1e9:g} GB/s per GPU per direction, "
-                      f"{hw.scaleout_latency_s * 1e6:g} µs per message"],
+        ["calibration", calib],
+        ["node (scale-up domain)", node],
+        ["scale-out", out_link],
         ["source", hw.source or "—"],
     ], ["item", "value"], "ll"))
     add("")
@@ -345,20 +352,23 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
             if a.kind == "mla" else
             f"{'MHA' if a.num_kv_heads == a.num_heads else 'GQA'}, {a.num_heads} heads x "
             f"{a.head_dim}, {a.num_kv_heads} KV heads")
+    shared = f", {m.num_shared_experts} shared" if m.num_shared_experts else ""
+    experts = (f"{m.num_experts} routed, top-{m.top_k}, FFN width "
+               f"{m.expert_intermediate_size}{shared}" if m.is_moe else "none (dense)")
+    precision = (f"weights {m.weight_precision}, KV {m.kv_precision}, activations "
+                 f"{m.activation_precision}")
+    active = (f"{fmt.params(A.active_params(m, True))} with the input embedding, "
+              f"{fmt.params(A.active_params(m, False))} without")
     add(md_table([
         ["layers", f"{m.num_layers} ({m.num_moe_layers} MoE, {m.num_dense_layers} dense)"],
         ["hidden size D", m.hidden_size],
         ["attention", attn],
-        ["experts", f"{m.num_experts} routed, top-{m.top_k}, FFN width {m.expert_intermediate_size}"
-                    f"{', ' + str(m.num_shared_experts) + ' shared' if m.num_shared_experts else ''}"
-         if m.is_moe else "none (dense)"],
+        ["experts", experts],
         ["FFN", "gated (SwiGLU, 3 matrices)" if m.ffn_gated else "plain (2 matrices)"],
         ["vocabulary", f"{m.vocab_size:,}"],
-        ["precision", f"weights {m.weight_precision}, KV {m.kv_precision}, activations "
-                      f"{m.activation_precision}"],
+        ["precision", precision],
         ["total parameters", f"{total:,} ({fmt.params(total)})"],
-        ["active per token", f"{fmt.params(A.active_params(m, True))} with the input embedding, "
-                             f"{fmt.params(A.active_params(m, False))} without"],
+        ["active per token", active],
         ["KV cache", f"{A.kv_cache_bytes_per_token(m):,.0f} bytes per token"],
     ], ["item", "value"], "ll"))
     add("")
@@ -385,12 +395,12 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
     add("## Requirements\n")
     req = []
     if r.ttft_s is not None:
-        req.append(["TTFT", fmt.seconds(r.ttft_s), "prefill of the whole batch at the longest "
-                                                   "prompt"])
+        req.append(["TTFT", fmt.seconds(r.ttft_s),
+                    "prefill of the whole batch at the longest prompt"])
     if r.tpot_s is not None:
         req.append(["TPOT", fmt.seconds(r.tpot_s), "decode step at the longest context"])
     if r.throughput_tokens_per_s_per_gpu is not None:
-        req.append([f"throughput per GPU", fmt.tokens_per_ms(r.throughput_tokens_per_s_per_gpu),
+        req.append(["throughput per GPU", fmt.tokens_per_ms(r.throughput_tokens_per_s_per_gpu),
                     S.THROUGHPUT_MEANING[kind]])
     req.append(["memory", f"fits in {fmt.gb(hw.hbm_capacity_bytes)}",
                 f"with {r.memory_reserve_fraction:.0%} kept as a runtime reserve"])
@@ -407,10 +417,15 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
     add(f"- Layout `{s.label()}`: {_degrees_text(s)}")
     add(f"- GPUs: {s.gpus} = tp {s.tp} x dp_attn {s.dp_attn} x pp {s.pp} x dp {s.dp} "
         f"(experts: etp {s.etp} x ep {s.ep} over the same tp x dp_attn GPUs)")
+    ep_where = ("inside a node (NVLink)" if pl["ep_group_inside_node"]
+                else "spans nodes (scale-out network)")
     add(f"- Placement: {pl['nodes']} node(s) of {pl['gpus_per_node']} GPUs; TP groups "
         f"{'inside' if pl['tp_inside_node'] else 'across'} a node; the expert group of "
-        f"{s.tp * s.dp_attn} GPUs {'inside a node (NVLink)' if pl['ep_group_inside_node'] else 'spans nodes (scale-out network)'}")
-    add(f"- Chosen because: {'fewest GPUs that meet every requirement, then highest ' + kind + ' throughput per GPU' if p.feasible else 'it passes the most checks and comes closest to the failing targets, among layouts that fit in memory'}")
+        f"{s.tp * s.dp_attn} GPUs {ep_where}")
+    because = (f"fewest GPUs that meet every requirement, then highest {kind} throughput per GPU"
+               if p.feasible else "it passes the most checks and comes closest to the failing "
+               "targets, among layouts that fit in memory")
+    add(f"- Chosen because: {because}")
     add(f"- Search: {int(p.table['valid'].sum()):,} layouts evaluated, "
         f"{int((~p.table['valid']).sum()):,} rejected with reasons (all in `strategies.csv`)")
     add("")
@@ -426,8 +441,8 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
     add(md_table([[k.replace("_", " "), fmt.gb(v, 3), fmt.pct(v / mem_total)]
                   for k, v in est.memory_bytes.items()]
                  + [["**total**", f"**{fmt.gb(mem_total, 3)}**",
-                     f"**{fmt.pct(mem_total / hw.hbm_capacity_bytes)} of "
-                     f"{fmt.gb(hw.hbm_capacity_bytes)}**"]],
+                     (f"**{fmt.pct(mem_total / hw.hbm_capacity_bytes)} of "
+                      f"{fmt.gb(hw.hbm_capacity_bytes)}**")]],
                  ["memory per GPU", "bytes", "share"]))
     add("")
     add(f"Non-expert weights are divided by tp x pp = {s.tp * s.pp}, expert weights by "
@@ -506,7 +521,7 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
     add(md_table(sc_["by_gpus"], ["GPUs", "layout", "TTFT", "TPOT", f"{kind} / GPU",
                                   "meets all"], "rlrrrl"))
     add("")
-    add(f"The recommended layout at other batch sizes:\n")
+    add("The recommended layout at other batch sizes:\n")
     add(md_table(sc_["by_batch"], ["batch", "TTFT", "TPOT", f"{kind} / GPU", "memory / GPU",
                                    "fits"], "rrrrrl"))
     add("")
@@ -541,10 +556,7 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
                 ["TPOT", fmt.seconds(cw["tpot_s"]), fmt.seconds(rw["tpot_s"])],
                 [f"{kind} / GPU", fmt.tokens_per_ms(cw[S.THROUGHPUT_COLUMNS[kind]]),
                  fmt.tokens_per_ms(rw[S.THROUGHPUT_COLUMNS[kind]])],
-                ["requirements met", f"{fmt.tick(all(c.passed for c in cur_checks))} "
-                                     f"{sum(c.passed for c in cur_checks)} of {len(cur_checks)}",
-                 f"{fmt.tick(p.feasible)} {sum(c.passed for c in p.checks)} of "
-                 f"{len(p.checks)}"],
+                ["requirements met", _met(cur_checks), _met(p.checks)],
             ], ["", f"current `{cs.label()}`", f"recommended `{s.label()}`"], "lrr"))
             add("")
             for c in cur_checks:
@@ -556,16 +568,16 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
         add("## Under the declared size\n")
         dm = declared.scenario.model
         ds = declared.recommended
+        key = "expert_intermediate_size" if m.is_moe else "dense_intermediate_size"
         add(f"The scenario declares {m.declared_total_params / 1e9:g}B parameters; the "
             f"architecture gives {fmt.params(total)}. This report uses the **architecture** "
             f"(it is what the stated dimensions compute). Read the other way, with the gap put "
-            f"into the expert FFN width ({m.expert_intermediate_size if m.is_moe else m.dense_intermediate_size}"
-            f" -> {dm.expert_intermediate_size if m.is_moe else dm.dense_intermediate_size}, "
+            f"into the FFN width ({getattr(m, key)} -> {getattr(dm, key)}, "
             f"{fmt.params(A.total_params(dm))} parameters):\n")
+        head = (f"{'recommended' if declared.feasible else 'best compromise'} "
+                f"`{ds.label()}` on {ds.gpus} GPUs")
         add(md_table([[("✓ " if c.passed else "✗ ") + c.name, c.detail]
-                      for c in declared.checks],
-                     [f"{'recommended' if declared.feasible else 'best compromise'} "
-                      f"`{ds.label()}` on {ds.gpus} GPUs", "number"], "ll"))
+                      for c in declared.checks], [head, "number"], "ll"))
         add("")
         if declared.binding:
             for line in declared.binding["what_would_have_to_change"]:
@@ -608,6 +620,12 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
         add(f"- {x}")
     add("")
     return "\n".join(out)
+
+
+def _met(checks: list[S.Check]) -> str:
+    """'✓ 4 of 4' / '✗ 3 of 4'."""
+    passed = sum(c.passed for c in checks)
+    return f"{fmt.tick(passed == len(checks))} {passed} of {len(checks)}"
 
 
 def _current_row(scenario: Scenario, current: E.Estimate, p: S.Plan) -> pd.Series:

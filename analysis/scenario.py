@@ -13,21 +13,24 @@ disagrees with the architecture is the first of ``Scenario.warnings``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import InputError, ParseError
 from .inputs import Model, Scenario
 from .loaders import (
     find_preset,
-    list_presets as _list_presets,
     model_from_dict,
     model_from_ref,
     preset_path,
     read_yaml,
     scenario_from_dict,
     size_warnings,
+)
+from .loaders import (
+    list_presets as _list_presets,
 )
 
 __all__ = ["compose_scenario", "list_presets", "load_model", "load_scenario"]
@@ -125,7 +128,7 @@ def _scenario_from_yaml(path: Path) -> Scenario:
 
 
 def _scenario_from_card(path: Path) -> Scenario:
-    from .cards import scenario_dict_from_card   # written in parallel; imported when needed
+    from .cards import scenario_dict_from_card  # written in parallel; imported when needed
 
     try:
         text = path.read_text(encoding="utf-8")

@@ -11,7 +11,6 @@ Every candidate is kept, the impossible ones with their reasons (``strategies.cs
 from __future__ import annotations
 
 import itertools
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -131,7 +130,7 @@ def evaluate_all(scenario: Scenario, lay: E.Layouts, opts: E.Options) -> pd.Data
     for key, val in worst.items():
         if key not in ("gpus", "prompt_tokens"):
             df[key] = val
-    for kind, col in THROUGHPUT_COLUMNS.items():
+    for col in THROUGHPUT_COLUMNS.values():
         df[f"min_{col}"] = np.min(np.stack([p[col] for p in per_s]), axis=0)
     df["tpot_max_s"] = np.max(np.stack([p["tpot_end_s"] for p in per_s]), axis=0)
     return df
@@ -149,7 +148,8 @@ def add_checks(scenario: Scenario, df: pd.DataFrame) -> pd.DataFrame:
         kind, _ = throughput_reading(scenario)
         df["check_throughput"] = (df[f"min_{THROUGHPUT_COLUMNS[kind]}"]
                                   >= r.throughput_tokens_per_s_per_gpu)
-    df["meets_all"] = df[["check_memory", "check_ttft", "check_tpot", "check_throughput"]].all(axis=1)
+    checks = ["check_memory", "check_ttft", "check_tpot", "check_throughput"]
+    df["meets_all"] = df[checks].all(axis=1)
     return df
 
 
@@ -287,13 +287,13 @@ class Plan:
         }
 
 
-def _progress(done: int, total: int, start: float) -> None:
+def _progress(done: int, total: int, start: float, label: str = "searching layouts") -> None:
+    """A one-line progress bar on stderr, shown only once the work has taken a second."""
     if time.perf_counter() - start < 1.0:
         return
     width = 30
     filled = int(width * done / max(total, 1))
-    sys.stderr.write(f"\rsearching layouts [{'#' * filled}{'.' * (width - filled)}] "
-                     f"{done}/{total}")
+    sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
     if done >= total:
         sys.stderr.write("\n")
     sys.stderr.flush()
@@ -325,7 +325,7 @@ def run_search(scenario: Scenario, opts: E.Options | None = None, max_gpus: int 
     bad["rejected_because"] = ["; ".join(r) for r in reasons]
     table = pd.concat([valid, bad], ignore_index=True) if len(bad) else valid
     cols = [table[n].tolist() for n in DEGREE_NAMES]
-    table.insert(0, "layout", [layout_label(*vals) for vals in zip(*cols)])
+    table.insert(0, "layout", [layout_label(*vals) for vals in zip(*cols, strict=True)])
     return table
 
 

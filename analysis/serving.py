@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import anatomy as A
 from . import estimate as E
 from . import fmt
 from .errors import InputError

@@ -140,7 +140,7 @@ def model_facts_table(model: Model) -> pd.DataFrame:
          A.kv_cache_elements_per_token_per_layer(model), "elements"),
     ]
     df = pd.DataFrame(rows, columns=["quantity", "value", "unit"])
-    df["readable"] = [_readable_value(v, u) for v, u in zip(df["value"], df["unit"])]
+    df["readable"] = [_readable_value(v, u) for v, u in zip(df["value"], df["unit"], strict=True)]
     return df
 
 

@@ -10,6 +10,7 @@ cannot be reproduced from a single layout's estimate.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -149,15 +150,18 @@ def test_deepseek_v3_ep_dispatch_combine_in_full_estimate(ep):
     n_moe = model.num_moe_layers
     assert n_moe == 58  # 61 layers, first_k_dense_replace = 3: DeepSeek-V3 config.json
 
-    # Our destination count (estimate.stage_ops): a token's 8 routed experts land on
-    # N(1 - (1 - 1/N)^8) distinct EP ranks on average, of which (N-1)/N are not the sender; with
+    # Our destination count (estimate.stage_ops): a token's 8 distinct routed experts (of 256,
+    # 256/N per rank) land on N(1 - C(256 - 256/N, 8) / C(256, 8)) distinct EP ranks on average
+    # (hypergeometric), of which (N-1)/N are not the sender; with
     # one GPU per node all of those are off-node. The shared expert is computed where the token
     # is (it is part of the attention-side, tp-sharded weights), so it is never dispatched.
     # The paper instead takes 9 destinations (8 routed + 1 shared), all remote, and hidden 7000
-    # (rounded from 7168): an upper bound. E.g. at EP64 we get 7.46 destinations, so our per-layer
-    # time is 102.6 us against the paper's 120.96 us.
+    # (rounded from 7168): an upper bound. E.g. at EP64 we get 7.54 destinations, so our per-layer
+    # time is 103.8 us against the paper's 120.96 us.
     n = float(ep)
-    n_dest = n * (1 - (1 - 1 / n) ** 8) * (n - 1) / n
+    per_rank = 256 / n
+    miss = math.prod((256 - per_rank - i) / (256 - i) for i in range(8))
+    n_dest = n * (1 - miss) * (n - 1) / n
     per_layer = TOKENS_PER_GPU * n_dest * 7168 * (1 + 2) / 50e9
     assert row["comm_s"] / n_moe == pytest.approx(per_layer, rel=1e-9)  # T x n_dest x 7168 x (1 + 2) B / 50 GB/s: arXiv 2505.09343 sec. 4.3 (our n_dest)
     assert row["comm_bytes"] / n_moe == pytest.approx(per_layer * 50e9, rel=1e-9)  # same volume in bytes: arXiv 2505.09343 sec. 4.3

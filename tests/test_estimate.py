@@ -14,8 +14,7 @@ import pytest
 from analysis import anatomy as A
 from analysis import estimate as E
 from analysis.errors import InputError, LayoutError
-from analysis.inputs import (Attention, Hardware, Model, Requirements, Scenario, Strategy,
-                             Workload)
+from analysis.inputs import Attention, Hardware, Model, Requirements, Scenario, Strategy, Workload
 
 TOY_CHIP = Hardware("toy", (("bf16", 1e14),), 100e9, 1e12, gpus_per_node=4,
                     scaleup_bandwidth_bytes_per_s=100e9, scaleout_bandwidth_bytes_per_s=10e9,
@@ -221,7 +220,8 @@ def _random_layouts(seed=0, n=400):
     tp = rng.choice(p2, n)
     dp_attn = rng.choice(p2, n)
     g = tp * dp_attn
-    etp = np.array([rng.choice([x for x in (1, 2, 4, 8, 16, 32, 64) if gi % x == 0 and gi // x <= 4])
+    etp = np.array([rng.choice([x for x in (1, 2, 4, 8, 16, 32, 64)
+                                if gi % x == 0 and gi // x <= 4])
                     for gi in g])
     return E.Layouts.from_columns(tp=tp, dp_attn=dp_attn, etp=etp, ep=g // etp,
                                   pp=rng.choice([1, 2], n), dp=rng.choice([1, 2], n),
@@ -309,3 +309,10 @@ def test_calibrated_link_efficiency_grows_with_message_size():
     large = E.link_efficiency(chip, True, 1e9, opts)
     assert float(small) == pytest.approx(0.9 * 1e5 / 1.1e6)
     assert float(large) == pytest.approx(0.9 * 1e9 / (1e9 + 1e6))
+
+
+def test_imbalance_factor_needs_more_than_one_expert_rank():
+    # one EP rank holds every expert: its load is the mean whatever the factor
+    opts = E.Options(imbalance="factor", imbalance_factor=1.5)
+    assert float(E.busiest_rank_load(100.0, 1, TOY_MOE, 0, opts)) == pytest.approx(100.0)
+    assert float(E.busiest_rank_load(100.0, 4, TOY_MOE, 0, opts)) == pytest.approx(150.0)

@@ -108,3 +108,17 @@ def test_tree_all_reduce_has_logarithmic_latency():
     # 3 ranks: tree depth ceil(log2 3) = 2 -> 4 alpha, ring 2 * 2 alpha: equal
     assert f.tree_all_reduce_time_s(0, 3, 1e9, 1e-6) == pytest.approx(4e-6)
     assert f.tree_all_reduce_time_s(1e9, 1, 1e9, 1e-6) == 0.0
+
+
+def test_distinct_ranks_exact_by_hand():
+    # Mixtral: 8 experts, top-2, one expert per rank over 8 ranks: two distinct experts are
+    # always on two distinct ranks
+    assert f.distinct_ranks_per_token_exact(8, 8, 2) == pytest.approx(2.0)
+    # 16 experts over 4 ranks (4 each), top-2: a rank is missed with C(12,2)/C(16,2) = 66/120
+    assert f.distinct_ranks_per_token_exact(4, 16, 2) == pytest.approx(4 * (1 - 66 / 120))
+    # one rank: always visited once
+    assert f.distinct_ranks_per_token_exact(1, 16, 2) == pytest.approx(1.0)
+    # many experts per rank: approaches the with-replacement formula from above
+    exact = f.distinct_ranks_per_token_exact(8, 4096, 8)
+    approx = f.distinct_ranks_per_token(8, 8)
+    assert exact >= approx and exact == pytest.approx(approx, rel=0.01)

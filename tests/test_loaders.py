@@ -385,6 +385,7 @@ def test_scenario_model_paths_are_relative_to_the_file(tmp_path):
 
 def test_scenario_with_a_config_json_model(tmp_path):
     import shutil
+
     from analysis.loaders import PRESETS_DIR
     shutil.copy(PRESETS_DIR / "hf_configs" / "mistralai--Mixtral-8x7B-v0.1.json",
                 tmp_path / "config.json")

@@ -106,5 +106,6 @@ def test_a_failure_leaves_no_report_that_looks_complete(tmp_path, monkeypatch):
 
 def test_slug_is_a_safe_folder_name():
     assert report.slug("seed") == "seed"
-    assert report.slug("../examples/cards/moe-64e-fp8-fixed-length.md") == "moe-64e-fp8-fixed-length"
+    card = "../examples/cards/moe-64e-fp8-fixed-length.md"
+    assert report.slug(card) == "moe-64e-fp8-fixed-length"
     assert report.slug("my scenario v2") == "my-scenario-v2"

@@ -15,7 +15,6 @@ Hand counts used below (same as tests/test_estimate.py):
 
 import dataclasses
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +26,15 @@ from analysis import anatomy as A
 from analysis import estimate as E
 from analysis import search as S
 from analysis.errors import MoEPlanError
-from analysis.inputs import (DEGREE_NAMES, Attention, Hardware, Model, Requirements, Scenario,
-                             Workload)
+from analysis.inputs import (
+    DEGREE_NAMES,
+    Attention,
+    Hardware,
+    Model,
+    Requirements,
+    Scenario,
+    Workload,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,7 +83,7 @@ def test_toy_prefill_flops_by_hand():
 # ------------------------------------------------------------------------- candidate_layouts
 
 def _rows(lay):
-    return list(zip(*[getattr(lay, n).tolist() for n in DEGREE_NAMES]))
+    return list(zip(*[getattr(lay, n).tolist() for n in DEGREE_NAMES], strict=True))
 
 
 @pytest.mark.parametrize("budget", [1, 2, 8, 64])

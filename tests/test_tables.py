@@ -59,7 +59,7 @@ def test_memory_table_equals_estimate(seed):
     cols = [f"{c}_bytes" for c in E.MEMORY_COMPONENTS]
     np.testing.assert_allclose(df[cols].sum(axis=1), df["total_bytes"], rtol=1e-12)
     # the same totals the one-layout estimate reports
-    for s, total in zip(T.strategies(SEED_LAYOUTS), df["total_bytes"]):
+    for s, total in zip(T.strategies(SEED_LAYOUTS), df["total_bytes"], strict=True):
         assert sum(E.estimate(seed, s).memory_bytes.values()) == pytest.approx(total, rel=1e-12)
     assert list(df["fits"]) == list(df["total_bytes"] <= seed.hardware.hbm_capacity_bytes)
     assert not df["fits"].iloc[0]          # one GPU cannot hold the seed batch's KV cache
