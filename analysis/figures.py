@@ -72,7 +72,7 @@ def plot_params(df: pd.DataFrame) -> Figure:
     ax.barh(y - h / 2, d["params"] / 1e6, h, label="total parameters", color=PALETTE[0])
     ax.barh(y + h / 2, d["active_params"] / 1e6, h,
             label="active per token (input embedding counted)", color=PALETTE[1])
-    for yi, share in zip(y, d["share"]):
+    for yi, share in zip(y, d["share"], strict=True):
         ax.annotate(f"{share:.1%}", (0, yi - h / 2), xytext=(3, 0), textcoords="offset points",
                     va="center", fontsize=8, color="white" if share > 0.3 else "black")
     ax.set_yticks(y, d["component"])
@@ -98,7 +98,7 @@ def plot_memory(df: pd.DataFrame, capacity_bytes: float) -> Figure:
     fig, ax = _new(9, 0.55 * len(df) + 2.2)
     y = np.arange(len(df))
     left = np.zeros(len(df))
-    for c, color in zip(comps, _palette(len(comps))):
+    for c, color in zip(comps, _palette(len(comps)), strict=True):
         v = df[f"{c}_bytes"].to_numpy(dtype=float) / 1e9
         ax.barh(y, v, left=left, color=color, label=c.replace("_", " "))
         left += v
@@ -144,7 +144,7 @@ def plot_roofline(df: pd.DataFrame, hw: Hardware, precision: str) -> Figure:
     ax.annotate(f"ridge {ridge:,.0f} FLOP/B", (ridge, peak / 1e12), xytext=(4, -12),
                 textcoords="offset points", fontsize=8, color="dimgrey")
     ops = sorted(d["op"].unique(), key=list(df["op"]).index)
-    colors = dict(zip(ops, _palette(len(ops))))
+    colors = dict(zip(ops, _palette(len(ops)), strict=True))
     markers = {"prefill": "o", "decode": "s"}
     sizes = {"prefill": 110, "decode": 40}      # decode drawn smaller, on top: both stay visible
     for (phase, op), g in d.groupby(["phase", "op"], sort=False):
@@ -186,9 +186,9 @@ def plot_collectives(df: pd.DataFrame) -> Figure:
     d = df[df["group_gpus"] > 1]
     colls = list(dict.fromkeys(d["collective"]))
     groups = sorted(d["group_gpus"].unique())
-    colors = dict(zip(groups, sns.color_palette("viridis", len(groups))))
+    colors = dict(zip(groups, sns.color_palette("viridis", len(groups)), strict=True))
     fig, axes = _new(13, 4.6, ncols=len(colls) + 1)
-    for ax, coll in zip(axes, colls):
+    for ax, coll in zip(axes[:-1], colls, strict=True):   # the last axis is drawn below
         for n in groups:
             g = d[(d["collective"] == coll) & (d["group_gpus"] == n)]
             cross = g["tier"].iloc[0].startswith("scale-out")
@@ -200,7 +200,7 @@ def plot_collectives(df: pd.DataFrame) -> Figure:
         ax.xaxis.set_major_formatter(FuncFormatter(_bytes_formatter))
         ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
     ax = axes[-1]
-    for coll, style in zip(colls, ("-", ":")):
+    for coll, style in zip(colls, ("-", ":"), strict=True):
         for n in groups:
             g = d[(d["collective"] == coll) & (d["group_gpus"] == n)]
             ax.semilogx(g["message_bytes"], g["bus_bandwidth_bytes_per_s"] / 1e9, color=colors[n],
@@ -226,7 +226,7 @@ def plot_ttft(df: pd.DataFrame, target_s: float | None = None) -> Figure:
     line when given."""
     fig, ax = _new(8, 4.8)
     layouts = list(dict.fromkeys(df["layout"]))
-    for lay, color in zip(layouts, _palette(len(layouts))):
+    for lay, color in zip(layouts, _palette(len(layouts)), strict=True):
         g = df[df["layout"] == lay].sort_values("prompt_tokens")
         ax.loglog(g["prompt_tokens"], g["ttft_s"] * 1e3, marker="o", markersize=4, color=color,
                   label=lay)
@@ -313,4 +313,125 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, front_mask_col: str,
     ax.legend(fontsize=8)
     ax.set_title(f"Trade-off: {ly.split(' (')[0]} against {lx.split(' (')[0]}; "
                  "only layouts on the front are worth running", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# What-if analysis
+# --------------------------------------------------------------------------------------------
+
+def plot_tornado(df: pd.DataFrame, metric_label: str) -> Figure:
+    """Tornado chart of ``sensitivity.tornado``: for each input (largest swing on top) two bars,
+    the change of the metric from its base value when the input is at its low end and at its
+    high end, in percent. A bar whose recommended layout differs from the base's is hatched and
+    labelled with the new layout. ``metric_label`` names the metric, e.g. "prefill throughput
+    per GPU"."""
+    n = len(df)
+    fig, ax = _new(9, 0.55 * n + 2.0)
+    y = np.arange(n)
+    h = 0.38
+    base = df["metric_base"].to_numpy(dtype=float)
+    ends = (("low", PALETTE[0], -h / 2), ("high", PALETTE[1], h / 2))
+    span = 1.0
+    for end, color, dy in ends:
+        change = (df[f"metric_{end}"].to_numpy(dtype=float) / base - 1) * 100
+        change = np.nan_to_num(change)
+        span = max(span, float(np.abs(change).max()))
+        moved = (df[f"layout_{end}"] != df["layout_base"]) | \
+            (df[f"feasible_{end}"] != df["feasible_base"])
+        ax.barh(y + dy, change, h, color=color, label=f"input at its {end} value")
+        for yi, c, text, lay, mv in zip(y + dy, change, df[f"{end}_text"], df[f"layout_{end}"],
+                                        moved, strict=True):
+            if mv:
+                ax.barh(yi, c, h, color="none", edgecolor="black", hatch="///", linewidth=0.6)
+            label = f"{text}" + (f" → {lay}" if mv else "")
+            ax.annotate(label, (c, yi), xytext=(3 if c >= 0 else -3, 0),
+                        textcoords="offset points", va="center",
+                        ha="left" if c >= 0 else "right", fontsize=7)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlim(-span * 1.6, span * 1.6)
+    ticks = [f"{lab}\n(base {b})" for lab, b in zip(df["label"], df["base_text"], strict=True)]
+    ax.set_yticks(y, ticks, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"change in {metric_label} from the base (%)")
+    ax.grid(True, axis="x", linewidth=0.4, alpha=0.6)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"What moves the {metric_label} of the recommendation: longest bars first;\n"
+                 "hatched bars (→ layout) change the recommended layout", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Validation against measurements
+# --------------------------------------------------------------------------------------------
+
+_KIND_MARKERS = {"TTFT": "s", "TPOT": "^", "throughput": "o"}
+
+
+def plot_validation_scatter(df: pd.DataFrame, band: float = 0.2) -> Figure:
+    """Predicted against measured, log-log, one panel per metric kind (``validation.run.
+    validation_table``: columns ``metric_kind``, ``measured``, ``predicted``, ``split``,
+    ``source``, ``unit``), with the y = x line and a ±``band`` band. Filled markers are held-out
+    rows, hollow ones calibration rows; colour is the source."""
+    kinds = [k for k in ("TTFT", "TPOT", "throughput") if k in set(df["metric_kind"])]
+    fig, axes = _new(4.2 * len(kinds) + 1.5, 4.6, ncols=len(kinds))
+    axes = np.atleast_1d(axes)
+    sources = sorted(set(df["source"]))
+    colors = dict(zip(sources, _palette(len(sources)), strict=True))
+    mode = ", ".join(sorted(set(df["mode"]))) if "mode" in df.columns else ""
+    for ax, kind in zip(axes, kinds, strict=True):
+        g = df[df["metric_kind"] == kind]
+        lo = float(min(g["measured"].min(), g["predicted"].min())) / 1.5
+        hi = float(max(g["measured"].max(), g["predicted"].max())) * 1.5
+        xs = np.geomspace(lo, hi, 50)
+        ax.plot(xs, xs, color="black", linewidth=0.8)
+        ax.fill_between(xs, xs * (1 - band), xs * (1 + band), color="grey", alpha=0.18,
+                        label=f"±{band:.0%}")
+        for src in sources:
+            for split, face in (("calibration", "none"), ("held_out", None)):
+                s = g[(g["source"] == src) & (g["split"] == split)]
+                if not len(s):
+                    continue
+                c = colors[src]
+                ax.scatter(s["measured"], s["predicted"], s=22, marker=_KIND_MARKERS[kind],
+                           facecolor=c if face is None else "none", edgecolor=c, linewidth=0.9,
+                           label=f"{src} ({split.replace('_', '-')})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        units = sorted(set(g["unit"]))
+        unit = units[0] if len(units) == 1 else "measured unit"
+        ax.set_xlabel(f"measured ({unit})", fontsize=8)
+        ax.set_ylabel(f"predicted ({unit})", fontsize=8)
+        ax.set_title(f"{kind}: {len(g)} rows", fontsize=10)
+        ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
+    seen: dict = {}
+    for ax in axes:
+        handles, labels = ax.get_legend_handles_labels()
+        seen.update({lab: h for h, lab in zip(handles, labels, strict=True) if lab not in seen})
+    fig.legend(list(seen.values()), list(seen.keys()), fontsize=7, loc="outside right upper")
+    fig.suptitle(f"Predicted against measured ({mode} mode): points inside the grey band are "
+                 f"within ±{band:.0%}", fontsize=10)
+    return fig
+
+
+def plot_error_by(df: pd.DataFrame, by: str) -> Figure:
+    """Box plot of the signed error ``pred/meas - 1`` (in %) grouped by ``by`` (e.g.
+    "source", "model"), held-out and calibration rows side by side; 0 is a perfect
+    prediction."""
+    d = df.assign(error_pct=df["error"] * 100)
+    order = sorted(set(d[by]))
+    fig, ax = _new(8, 0.45 * len(order) + 1.8)
+    sns.boxplot(data=d, y=by, x="error_pct", hue="split", order=order,
+                hue_order=["calibration", "held_out"], palette=_palette(2), ax=ax,
+                fliersize=2, linewidth=0.8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.axvspan(-20, 20, color="grey", alpha=0.12)
+    ax.set_xlabel("error, predicted / measured - 1 (%)")
+    ax.set_ylabel(by.replace("_", " "))
+    ax.grid(True, axis="x", linewidth=0.4, alpha=0.6)
+    ax.legend(fontsize=8, title="split", title_fontsize=8)
+    ax.set_title(f"Error by {by.replace('_', ' ')}: boxes inside the grey ±20% band are "
+                 "predicted well", fontsize=10)
     return fig
