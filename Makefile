@@ -16,7 +16,7 @@ export PYTHONHASHSEED      := 0
 export VENV
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test notebooks lab lint bench audit clean distclean
+.PHONY: help setup report test notebooks lab lint bench audit validate clean distclean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,8 +29,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP) ## Create the venv (VENV, default .venv) and install requirements.txt (redone when it changes)
 
-report: setup ## Run notebooks/10_strategy_report.ipynb for SCENARIO into build/<scenario>.ipynb
+report: setup ## Run notebooks/10_strategy_report.ipynb for SCENARIO into build/<scenario>.ipynb (seed: also reports/seed-audit/audit.md)
 	scripts/run_report.sh $(SCENARIO)
+	@if [ "$(SCENARIO)" = seed ]; then \
+		$(PY) -m analysis audit examples/cards/seed-plan.md --out reports/seed-audit; fi
 
 test: setup ## Run pytest: unit tests plus nbval against committed notebook outputs
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
@@ -48,8 +50,14 @@ lint: setup ## Run ruff on analysis/ and tests/
 bench: setup ## Run scripts/bench.py
 	$(PY) scripts/bench.py
 
-audit: setup ## Audit a plan file: make audit PLAN=path/to/plan
-	$(PY) -m analysis audit $(PLAN)
+audit: setup ## Audit a plan: make audit PLAN=path/to/plan.md writes reports/<plan>-audit/audit.md
+	@if [ -z "$(PLAN)" ]; then \
+		echo "make audit: no plan given; run e.g. make audit PLAN=examples/cards/seed-plan.md" >&2; \
+		exit 2; fi
+	$(PY) -m analysis audit "$(PLAN)" --out "reports/$$(basename "$(PLAN)" .md | sed -e 's/[-_]plan$$//' -e 's/[^A-Za-z0-9._-]\{1,\}/-/g')-audit"
+
+validate: setup ## Predictions vs published measurements: median and p90 |error| by metric, split and mode
+	$(PY) -m analysis validate
 
 clean: ## Remove build/ and __pycache__ directories
 	rm -rf build
