@@ -29,9 +29,10 @@ from __future__ import annotations
 import difflib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -40,6 +41,7 @@ from .errors import InputError, ParseError
 from .inputs import (
     COMPUTE_PEAK_KEY,
     Attention,
+    Calibration,
     Hardware,
     Model,
     Requirements,
@@ -353,7 +355,12 @@ def hardware_from_dict(d: Mapping[str, Any], where: str | None = None
     """
     kinds = _field_kinds(Hardware)
     kinds["peak_flops_per_s"] = "raw"
+    kinds["calibration"] = "raw"
     values, given_as = _canonical(d, "hardware", kinds, where, extra=frozenset({"aliases"}))
+    if values.get("calibration", (None, 1.0))[0] is None:
+        values.pop("calibration", None)
+    else:
+        values["calibration"] = calibration_from_dict(values["calibration"][0], where)
     assumptions = _string_list(_mapping(d, "hardware", where).get("assumptions"),
                                "hardware.assumptions", where)
     if values.get("peak_flops_per_s", (None, 1.0))[0] is None:
@@ -394,6 +401,40 @@ def hardware_from_dict(d: Mapping[str, Any], where: str | None = None
                 assumptions.append(f"{f} not given: assumed {x} (generic default)")
     values = {k: v for k, v in values.items() if v is not None}
     return _build(Hardware, where, **values), list(dict.fromkeys(assumptions))
+
+
+_CALIBRATION_KINDS = _field_kinds(Calibration)
+_CALIBRATION_FRACTIONS = frozenset({"compute_max", "memory_max", "scaleup_max", "scaleout_max"})
+
+
+def calibration_from_dict(d: Mapping[str, Any], where: str | None = None) -> Calibration:
+    """A :class:`~analysis.inputs.Calibration` from a GPU preset's optional ``calibration:``
+    mapping. Keys are the dataclass fields (SI units: ``memory_half_bytes``, ``op_overhead_s``);
+    the ``*_max`` fractions also accept percent strings. ``compute_max`` and ``memory_max`` are
+    required (the curves have no meaningful default); the link curves default to the dataclass
+    values. ``source`` records what the curves were fitted on and how; ``notes`` is free text.
+    Unknown keys and bad values raise InputError naming ``hardware.calibration.<key>``."""
+    section = "hardware.calibration"
+    d = _mapping(d, section, where)
+    values: dict[str, Any] = {}
+    valid = sorted(set(_CALIBRATION_KINDS) | META_KEYS)
+    for key, value in d.items():
+        if not isinstance(key, str) or key not in valid:
+            raise unknown_key_error(section, key, valid, where)
+        if key in META_KEYS:
+            continue
+        name = f"{section}.{key}"
+        if _CALIBRATION_KINDS[key] == "number":
+            values[key] = _number(value, name, where, fraction=key in _CALIBRATION_FRACTIONS)
+        else:
+            values[key] = _string(value, name, where) if value is not None else ""
+    for required in ("compute_max", "memory_max"):
+        if values.get(required) is None:
+            raise InputError(f"{section}.{required}", None, "required but not given",
+                             "a fraction, e.g. 0.7", where)
+    values.setdefault("compute_half_tokens", 0.0)
+    values.setdefault("memory_half_bytes", 0.0)
+    return _build(Calibration, where, **values)
 
 
 # --------------------------------------------------------------------------------------------

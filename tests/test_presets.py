@@ -10,9 +10,8 @@ import pytest
 
 from analysis import anatomy
 from analysis.hf_config import load_hf_config, model_from_hf_config
-from analysis.loaders import DEFAULTS, PRESETS_DIR, read_yaml
+from analysis.loaders import DEFAULTS, PRESETS_DIR, hardware_from_ref, read_yaml
 from analysis.scenario import list_presets, load_model, load_scenario
-from analysis.loaders import hardware_from_ref
 
 KINDS = ("gpus", "models", "scenarios")
 
@@ -35,7 +34,10 @@ def test_expected_presets_exist():
                                          "B200", "MI300X", "GB200"}
     assert set(list_presets("models")) == {"seed-moe", "mixtral-8x7b", "mixtral-8x22b",
                                            "deepseek-v3", "qwen3-30b-a3b", "olmoe-1b-7b",
-                                           "gpt-oss-20b", "llama-3.1-8b", "llama-3.1-70b"}
+                                           "gpt-oss-20b", "llama-3.1-8b", "llama-3.1-70b",
+                                           # dense models of the validation set
+                                           "mistral-7b", "llama-2-7b", "llama-2-70b",
+                                           "llama-3.1-405b"}
     assert "seed" in list_presets("scenarios")
 
 
