@@ -411,11 +411,13 @@ def model_matching_declared(model: Model) -> Model:
     The gap is put where most of a model's parameters live: the routed experts' FFN width for an
     MoE model, the dense FFN width for a dense one. Total parameters are linear in that width,
     ``N(F) = N(0) + F * dN/dF``, so ``F' = (N_declared - N(0)) / (dN/dF)``, rounded to a multiple
-    of 64 (a width real kernels tile). Returns the model unchanged when nothing was declared.
+    of 64 (a width real kernels tile). Returns the model unchanged when nothing was declared or
+    the two agree within :data:`DISCREPANCY_THRESHOLD`.
     """
     from dataclasses import replace
 
-    if model.declared_total_params is None:
+    check = check_declared_size(model)
+    if check is None or not check.disagrees:
         return model
     key = "expert_intermediate_size" if model.is_moe else "dense_intermediate_size"
     n0 = total_params(replace(model, **{key: 64}))

@@ -24,10 +24,41 @@ def _json(obj) -> str:
 
 # ------------------------------------------------------------------------------------ anatomy
 
+def trusted_model(model, trust: str):
+    """The model as the user chose to trust it: its architecture (default), or the declared
+    parameter count (:func:`analysis.anatomy.model_matching_declared`)."""
+    from .errors import InputError
+
+    if trust == "architecture":
+        return model
+    if model.declared_total_params is None:
+        raise InputError("--trust-size", trust, f"{model.name} declares no parameter count",
+                         "architecture (the default), or a model with a declared size")
+    return A.model_matching_declared(model)
+
+
+def trusted_scenario(scenario, trust: str):
+    from dataclasses import replace
+
+    model = trusted_model(scenario.model, trust)
+    if model is scenario.model:
+        return scenario
+    return replace(scenario, model=model).with_assumptions(
+        f"--trust-size declared: {model.source.split('; ')[-1]}")
+
+
+def _add_trust(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-size", choices=["architecture", "declared"], default="architecture",
+                   help="when the declared parameter count and the dimensions disagree, which to "
+                        "trust (default: the architecture; 'declared' widens the expert FFN to "
+                        "match the declared count)")
+
+
 def cmd_anatomy(args: argparse.Namespace) -> int:
     from .scenario import load_model
 
     model, assumptions, warnings = load_model(args.model)
+    model = trusted_model(model, args.trust_size)
     out = A.summary(model, prompt_tokens=args.prompt_tokens)
     out["assumptions"] = assumptions
     out["warnings"] = warnings
@@ -64,7 +95,7 @@ def _options(args: argparse.Namespace) -> E.Options:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
 
-    sc = load_scenario(args.scenario)
+    sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
     strategy = Strategy.parse(args.strategy)
     est = E.estimate(sc, strategy, _options(args))
     d = est.to_dict()
@@ -122,6 +153,7 @@ def _add_estimate_options(p: argparse.ArgumentParser) -> None:
                    help="busiest EP rank / mean, with --imbalance factor")
     p.add_argument("--overlap", type=float, default=0.0,
                    help="fraction of communication hidden under compute (default 0)")
+    _add_trust(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--prompt-tokens", type=int, default=2048,
                    help="prompt length for the FLOPs-per-token figures (default 2048)")
     a.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_trust(a)
     a.set_defaults(func=cmd_anatomy)
 
     e = sub.add_parser("evaluate", help="estimate one layout on a scenario")

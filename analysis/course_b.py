@@ -121,17 +121,6 @@ def kv_bytes_per_token_table(models: Sequence[Model], context_tokens: int) -> pd
     return pd.DataFrame(rows)
 
 
-def _memory_one_sequence(scenario: Scenario, strategy: Strategy, context_tokens: int,
-                         output_tokens: int, opts: E.Options) -> dict[str, float]:
-    """Memory per GPU of ``strategy`` holding one sequence of ``context_tokens`` (prompt
-    ``C - O`` + ``O`` output), the way :func:`analysis.serving.max_running_requests` counts it."""
-    wl = Workload(1, (context_tokens - output_tokens,), output_tokens)
-    lay = E.Layouts.from_strategies([replace(strategy, microbatches=1)])
-    mem = E.memory_per_gpu_bytes(scenario.hardware, scenario.model, wl,
-                                 scenario.requirements.memory_reserve_fraction, lay, opts)
-    return {k: float(v[0]) for k, v in mem.items()}
-
-
 def largest_batch_table(scenario: Scenario, layouts: Sequence[Strategy | str],
                         contexts_tokens: Sequence[int], output_tokens: int,
                         opts: E.Options | None = None) -> pd.DataFrame:
@@ -152,8 +141,9 @@ def largest_batch_table(scenario: Scenario, layouts: Sequence[Strategy | str],
         E.check_strategy(scenario.model, Workload(s.dp * s.dp_attn, (1,), 1),
                          replace(s, microbatches=1))
         for c in contexts_tokens:
-            mem = _memory_one_sequence(scenario, s, int(c), output_tokens, opts)
-            kv_seq = mem["kv_cache"] * s.dp * s.dp_attn
+            mem = serving.memory_for_one_sequence_per_rank(scenario, s, int(c) - output_tokens,
+                                                           output_tokens, opts)
+            kv_seq = mem["kv_cache"]
             fixed = sum(v for k, v in mem.items() if k != "kv_cache")
             bmax = serving.max_running_requests(scenario, s, int(c) - output_tokens,
                                                 output_tokens, opts)

@@ -330,21 +330,23 @@ class _Ctx:
         """The GPU's fitted curves when calibrated mode is asked for and it has them."""
         return self.hw.calibration if self.opts.mode == "calibrated" else None
 
-    def gpu_op(self, flops, hbm_bytes, rows=None, layers=0.0) -> OpCost:
+    def gpu_op(self, flops, hbm_bytes, rows=None, layers=0.0, peak=None) -> OpCost:
         """An op on one GPU: ``flops`` over ``rows`` GEMM rows (tokens), ``hbm_bytes`` moved,
-        repeated over ``layers`` layers (for the calibrated fixed cost per op per layer)."""
+        repeated over ``layers`` layers (for the calibrated fixed cost per op per layer), at
+        ``peak`` FLOP/s (default: the matmul precision's)."""
         z = np.zeros(len(self.lay))
         flops = z + flops
         hbm_bytes = z + hbm_bytes
+        peak = peak or self.peak
         cal = self.calibration
         if cal is None:
-            return OpCost(flops, hbm_bytes, z, f.compute_time_s(flops, self.peak, self.mfu),
+            return OpCost(flops, hbm_bytes, z, f.compute_time_s(flops, peak, self.mfu),
                           f.memory_time_s(hbm_bytes, self.bw), z)
         per_layer = np.maximum(z + layers, 1.0)
         mfu = saturating_efficiency(z + (rows if rows is not None else 1e12),
                                     cal.compute_max, cal.compute_half_tokens)
         util = saturating_efficiency(hbm_bytes / per_layer, cal.memory_max, cal.memory_half_bytes)
-        compute_s = np.where(flops > 0, f.compute_time_s(flops, self.peak, mfu), 0.0)
+        compute_s = np.where(flops > 0, f.compute_time_s(flops, peak, mfu), 0.0)
         memory_s = np.where(hbm_bytes > 0, hbm_bytes / (self.hw.hbm_bandwidth_bytes_per_s * util),
                             0.0)
         overhead = np.where((flops > 0) | (hbm_bytes > 0), cal.op_overhead_s * (z + layers), 0.0)
@@ -362,6 +364,16 @@ def _context(hw: Hardware, model: Model, lay: Layouts, opts: Options) -> _Ctx:
     sol = opts.mode == "sol"
     return _Ctx(hw, model, lay, opts, peak, 1.0 if sol else hw.mfu,
                 hw.hbm_bandwidth_bytes_per_s * (1.0 if sol else hw.bandwidth_utilization))
+
+
+def attention_peak_flops_per_s(hw: Hardware, model: Model) -> float:
+    """Peak FLOP/s of the attention core (scores and value mixing): it computes in the KV
+    cache's precision (FlashAttention, FlashMLA: a BF16 cache means BF16 math even when the
+    projections run in FP8); the matmul precision's peak if the GPU has none for the cache's."""
+    try:
+        return hw.peak_flops_for(model.kv_precision)
+    except InputError:
+        return hw.peak_flops_for(model.activation_precision)
 
 
 def link_efficiency(hw: Hardware, inside_node, message_bytes, opts: Options):
@@ -428,7 +440,7 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
         core_bytes = seqs_a * cached * kv_tok_layer + tok_a * (width / tp * act + kv_tok_layer)
     ops["attention_core"] = c.gpu_op(n_layers * core_flops, n_layers * core_bytes,
                                      rows=tok_a if phase == "prefill" else seqs_a,
-                                     layers=n_layers)
+                                     layers=n_layers, peak=attention_peak_flops_per_s(hw, m))
 
     z = np.zeros(len(lay))
     if m.is_moe:

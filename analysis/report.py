@@ -323,13 +323,14 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
             f"per direction, {hw.scaleup_latency_s * 1e6:g} µs per message")
     out_link = (f"{hw.scaleout_bandwidth_bytes_per_s / 1e9:g} GB/s per GPU per direction, "
                 f"{hw.scaleout_latency_s * 1e6:g} µs per message")
-    if opts.mode == "calibrated" and hw.calibration is None:
-        calib = ("none: no measurements exist for this GPU, so the calibrated mode keeps the "
-                 "stated efficiencies above")
-    elif hw.calibration is not None:
-        calib = hw.calibration.source or "fitted curves present"
+    if hw.calibration is None:
+        calib = ("none: no measurements exist for this GPU, so every mode, calibrated included, "
+                 "uses the stated efficiencies above")
+    elif opts.mode == "calibrated":
+        calib = f"used in this report: {hw.calibration.source or 'fitted curves'}"
     else:
-        calib = "none"
+        calib = (f"available, not used in this {opts.mode} report (--mode calibrated): "
+                 f"{hw.calibration.source or 'fitted curves'}")
     add(md_table([
         ["GPU", hw.name],
         ["dense peak", peaks],

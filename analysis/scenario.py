@@ -55,12 +55,19 @@ def _is_file_ref(ref: str) -> bool:
 
 
 def load_model(ref: str | Path | Mapping[str, Any]) -> tuple[Model, list[str], list[str]]:
-    """``(model, assumptions, warnings)`` from a preset name, a model YAML, a ``config.json`` or
-    a mapping. ``warnings`` holds the declared-vs-derived size message when they disagree."""
+    """``(model, assumptions, warnings)`` from a model preset name, a model YAML, a
+    ``config.json``, a mapping, or anything holding a scenario (a scenario preset name or YAML,
+    a ``.md`` scenario card): then its model. ``warnings`` holds the declared-vs-derived size
+    message when they disagree."""
     if isinstance(ref, Mapping):
         model, assumptions = model_from_dict(ref, "model")
     else:
         ref = str(ref)
+        is_scenario_preset = (not _is_file_ref(ref) and find_preset("models", ref) is None
+                              and find_preset("scenarios", ref) is not None)
+        if ref.lower().endswith(".md") or is_scenario_preset:
+            sc = load_scenario(ref)
+            return sc.model, list(sc.assumptions), size_warnings(sc.model)
         if ref.lower().endswith((".yaml", ".yml")) and Path(ref).is_file():
             data = read_yaml(ref)
             if isinstance(data, Mapping) and "model" in data and "num_layers" not in data:

@@ -525,7 +525,9 @@ def cmd_plan(args) -> int:
     if not choices or min(choices) < 0:
         raise InputError("--redundant-experts", args.redundant_experts, "must be >= 0",
                          "comma-separated whole numbers >= 0, e.g. 0,16,32")
-    sc = load_scenario(args.scenario)
+    from .cli import trusted_scenario
+
+    sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
     p = plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices)
     d = p.to_dict()
     if args.json:

@@ -65,17 +65,29 @@ class ServingEstimate:
         return d
 
 
+def memory_for_one_sequence_per_rank(scenario: Scenario, strategy: Strategy, isl: int,
+                                     osl: int, opts: E.Options) -> dict[str, float]:
+    """Memory per GPU by component when every attention rank holds one sequence of ``isl``
+    prompt and ``osl`` output tokens: the weights, one whole prompt's prefill activations,
+    buffers and reserve, and that one sequence's KV cache (``kv_cache``)."""
+    ranks = strategy.dp * strategy.dp_attn
+    wl = Workload(ranks, (isl,), osl)
+    lay = E.Layouts.from_strategies([replace(strategy, microbatches=1)])
+    mem = E.memory_per_gpu_bytes(scenario.hardware, scenario.model, wl,
+                                 scenario.requirements.memory_reserve_fraction, lay, opts)
+    return {k: float(v[0]) for k, v in mem.items()}
+
+
 def max_running_requests(scenario: Scenario, strategy: Strategy, isl: int, osl: int,
                          opts: E.Options) -> float:
     """Largest number of requests (whole deployment) whose KV cache fits next to the weights,
-    activations, buffers and reserve: ``free bytes / KV bytes per request per GPU``."""
-    sc = replace(scenario, workload=Workload(1, (isl,), osl))
-    lay = E.Layouts.from_strategies([replace(strategy, microbatches=1)])
-    mem = E.memory_per_gpu_bytes(sc.hardware, sc.model, sc.workload,
-                                 scenario.requirements.memory_reserve_fraction, lay, opts)
-    per_seq_gpu = float(mem["kv_cache"][0]) * strategy.dp * strategy.dp_attn  # one sequence
-    fixed = sum(float(v[0]) for k, v in mem.items() if k != "kv_cache")
-    free = sc.hardware.hbm_capacity_bytes - fixed
+    activations, buffers and reserve: ``floor(free bytes / KV bytes of one sequence) * dp *
+    dp_attn``, sized by :func:`memory_for_one_sequence_per_rank` (so replicas change nothing
+    per GPU)."""
+    mem = memory_for_one_sequence_per_rank(scenario, strategy, isl, osl, opts)
+    per_seq_gpu = mem["kv_cache"]
+    free = scenario.hardware.hbm_capacity_bytes - sum(
+        v for k, v in mem.items() if k != "kv_cache")
     if free <= 0 or per_seq_gpu <= 0:
         return 0.0
     return math.floor(free / per_seq_gpu) * strategy.dp * strategy.dp_attn
@@ -196,10 +208,10 @@ def register(sub) -> None:
 def cmd_serve(args) -> int:
     import json
 
-    from .cli import _options
+    from .cli import _options, trusted_scenario
     from .scenario import load_scenario
 
-    sc = load_scenario(args.scenario)
+    sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
     s = Strategy.parse(args.strategy)
     isl = args.isl or sc.workload.max_prompt_tokens
     osl = args.osl or sc.workload.output_tokens

@@ -316,3 +316,20 @@ def test_imbalance_factor_needs_more_than_one_expert_rank():
     opts = E.Options(imbalance="factor", imbalance_factor=1.5)
     assert float(E.busiest_rank_load(100.0, 1, TOY_MOE, 0, opts)) == pytest.approx(100.0)
     assert float(E.busiest_rank_load(100.0, 4, TOY_MOE, 0, opts)) == pytest.approx(150.0)
+
+
+def test_attention_core_runs_at_the_kv_cache_precision():
+    import dataclasses
+
+    # fp8 matmuls with a bf16 cache (DeepSeek-V3 style): attention math at the bf16 peak
+    chip = dataclasses.replace(TOY_CHIP, peak_flops_per_s=(("bf16", 1e14), ("fp8", 2e14)))
+    fp8 = dataclasses.replace(TOY_MOE, weight_precision="fp8", activation_precision="fp8",
+                              kv_precision="bf16")
+    ops = E.stage_ops(chip, fp8, lay("tp=1"), BALANCED, seqs_per_group=1,
+                      query_tokens_per_seq=1000, phase="prefill")
+    core, proj = ops["attention_core"], ops["attention_proj"]
+    assert core.compute_s[0] == pytest.approx(core.flops[0] / (1e14 * 0.5))
+    assert proj.compute_s[0] == pytest.approx(proj.flops[0] / (2e14 * 0.5))
+    # an fp8 cache on a GPU with no fp8 peak falls back to the matmul precision's peak
+    assert E.attention_peak_flops_per_s(TOY_CHIP, dataclasses.replace(
+        TOY_MOE, kv_precision="fp8")) == 1e14

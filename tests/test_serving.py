@@ -103,3 +103,11 @@ def test_cli_serve_json(tmp_path):
                           "--isl", "-3"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
     assert "Traceback" not in bad.stderr
+
+
+def test_replicas_do_not_change_what_fits_per_gpu():
+    # dp copies the whole layout: each replica holds exactly what one alone holds
+    sc = toy(hbm=100e6)
+    one = SV.max_running_requests(sc, Strategy(), 1000, 100, BAL)
+    two = SV.max_running_requests(sc, Strategy(dp=2), 1000, 100, BAL)
+    assert two == 2 * one
