@@ -14,16 +14,8 @@ import pytest
 from analysis import anatomy as A
 from analysis import estimate as E
 from analysis.errors import InputError, LayoutError
-from analysis.inputs import Attention, Hardware, Model, Requirements, Scenario, Strategy, Workload
-
-TOY_CHIP = Hardware("toy", (("bf16", 1e14),), 100e9, 1e12, gpus_per_node=4,
-                    scaleup_bandwidth_bytes_per_s=100e9, scaleout_bandwidth_bytes_per_s=10e9,
-                    scaleup_latency_s=1e-6, scaleout_latency_s=10e-6, mfu=0.5,
-                    bandwidth_utilization=0.5, scaleup_efficiency=1.0, scaleout_efficiency=1.0)
-TOY_MOE = Model("toy-moe", 2, 1024, Attention("gqa", 8, 8, 128), vocab_size=1000, ffn_gated=False,
-                num_experts=4, top_k=1, expert_intermediate_size=1024, weight_precision="fp16",
-                kv_precision="fp16", activation_precision="fp16")
-BALANCED = E.Options(imbalance="balanced")
+from analysis.inputs import Attention, Model, Requirements, Scenario, Strategy, Workload
+from tests.toys import BALANCED, TOY_CHIP, TOY_MOE
 
 
 def scenario(batch=4, prompt=1000, output=24, model=TOY_MOE, reserve=0.0):

@@ -28,26 +28,15 @@ from analysis import search as S
 from analysis.errors import MoEPlanError
 from analysis.inputs import (
     DEGREE_NAMES,
-    Attention,
-    Hardware,
-    Model,
     Requirements,
     Scenario,
     Workload,
 )
+from tests.toys import TOY_CHIP, TOY_DENSE, TOY_MOE
 
 REPO = Path(__file__).resolve().parents[1]
 
-TOY_CHIP = Hardware("toy", (("bf16", 1e14),), 100e9, 1e12, gpus_per_node=4,
-                    scaleup_bandwidth_bytes_per_s=100e9, scaleout_bandwidth_bytes_per_s=10e9,
-                    scaleup_latency_s=1e-6, scaleout_latency_s=10e-6, mfu=0.5,
-                    bandwidth_utilization=0.5, scaleup_efficiency=1.0, scaleout_efficiency=1.0)
-TOY_MOE = Model("toy-moe", 2, 1024, Attention("gqa", 8, 8, 128), vocab_size=1000, ffn_gated=False,
-                num_experts=4, top_k=1, expert_intermediate_size=1024, weight_precision="fp16",
-                kv_precision="fp16", activation_precision="fp16")
-TOY_DENSE = Model("toy-dense", 2, 1024, Attention("gqa", 8, 8, 128), vocab_size=1000,
-                  ffn_gated=False, num_dense_layers=2, dense_intermediate_size=1024,
-                  weight_precision="fp16", kv_precision="fp16", activation_precision="fp16")
+
 BALANCED = E.Options(imbalance="balanced")
 
 W_BYTES = 54_454_272                      # 33,554,432 + 20,899,840

@@ -24,19 +24,15 @@ import pytest
 from analysis import estimate as E
 from analysis import sensitivity as T
 from analysis.errors import InputError
-from analysis.inputs import Attention, Hardware, Model, Requirements, Scenario, Workload
+from analysis.inputs import Requirements, Scenario, Workload
+from tests.toys import BALANCED, TOY_CHIP, TOY_MOE
 
 REPO = Path(__file__).resolve().parents[1]
 
-FAST_HBM_CHIP = Hardware("toy-fast-hbm", (("bf16", 1e14),), 100e9, 1e15, gpus_per_node=4,
-                         scaleup_bandwidth_bytes_per_s=100e9, scaleout_bandwidth_bytes_per_s=10e9,
-                         scaleup_latency_s=1e-6, scaleout_latency_s=10e-6, mfu=0.5,
-                         bandwidth_utilization=1.0, scaleup_efficiency=1.0,
-                         scaleout_efficiency=1.0)
-TOY_MOE = Model("toy-moe", 2, 1024, Attention("gqa", 8, 8, 128), vocab_size=1000, ffn_gated=False,
-                num_experts=4, top_k=1, expert_intermediate_size=1024, weight_precision="fp16",
-                kv_precision="fp16", activation_precision="fp16")
-BALANCED = E.Options(imbalance="balanced")
+
+# the toy chip with HBM so fast that only compute matters
+FAST_HBM_CHIP = dataclasses.replace(TOY_CHIP, name="toy-fast-hbm",
+                                    hbm_bandwidth_bytes_per_s=1e15, bandwidth_utilization=1.0)
 
 BATCH_PREFILL_FLOPS = 2 * 29_284_352_000            # B = 2 prompts of 1000 tokens
 TTFT_TARGET_S = 1e-3

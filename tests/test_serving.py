@@ -12,7 +12,7 @@ from analysis import estimate as E
 from analysis import serving as SV
 from analysis.errors import InputError
 from analysis.inputs import Requirements, Scenario, Strategy, Workload
-from tests.test_estimate import TOY_CHIP, TOY_MOE
+from tests.toys import TOY_CHIP, TOY_MOE
 
 BAL = E.Options(imbalance="balanced")
 
