@@ -567,16 +567,6 @@ def _read_inputs(text: str, path: str, lines: list[_Line]) -> _Inputs:
     if "current_strategy" not in data:
         missing.setdefault("layout", "no parallel degrees stated (a 'Recommended Parallel "
                                      "Strategy' section with EP / TP / PP lines)")
-    cs = data.get("current_strategy")
-    if cs is not None:
-        for ln in lines:   # what cards.py does not read: micro-batches, redundant experts
-            if ln.kind != "strategy" or not ln.key:
-                continue
-            got = _counts(ln.value)
-            if re.search(r"micro-?batch", ln.key) and got:
-                cs["microbatches"] = int(got[0].value)
-            elif re.search(r"redundant", ln.key) and got:
-                cs["redundant_experts"] = int(got[0].value)
     scenario = None
     for _ in range(2):
         try:

@@ -598,6 +598,8 @@ def _handle_free_text(st: _State, line: _Line) -> None:
 
 
 _STRATEGY_KEYS = [
+    ("microbatches", r"micro[\s-]*batch"),
+    ("redundant_experts", r"redundant"),
     ("etp", r"expert[\s-]*tensor|\betp\b"),
     ("dp_attn", r"attention[\s-]*(?:data|dp)|dp[\s_-]*attn|\battn[\s_-]*dp"),
     ("ep", r"expert[\s-]*parallel|\(ep\)|^ep\b"),
@@ -986,7 +988,7 @@ def _build(st: _State, path: str) -> tuple[dict, list[str]]:
             if name not in cs:
                 cs[name] = 1
                 say(f"current strategy: no {name.upper()} degree stated: {name} = 1")
-        order = ("ep", "tp", "pp", "dp", "etp", "dp_attn")
+        order = ("ep", "tp", "pp", "dp", "etp", "dp_attn", "microbatches", "redundant_experts")
         scenario["current_strategy"] = {n: cs[n] for n in order if n in cs}
         rec = [h for h in st.strategy_headings
                if re.search(r"recommend|proposed|optimi[sz]ed|suggested", h, re.IGNORECASE)]

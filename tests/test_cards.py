@@ -461,3 +461,28 @@ def test_table_rows_headless_lines_and_inline_degrees():
     assert d["workload"]["prompt_tokens"] == 8192
     assert has(a, "8k", "1024")
     assert d["current_strategy"] == {"ep": 4, "tp": 2, "pp": 1, "dp": 1}
+
+
+def test_strategy_section_reads_micro_batches_and_redundant_experts():
+    text = """## Model Configuration
+- Layers: 16
+- Experts per Layer: 16
+- Token Dimension: 512
+- Attention Heads: 16 x 32
+- MoE Hidden Size: 1024
+## Hardware Environment
+- GPU Compute Power: 400 TFlops
+- Single-card VRAM: 64 GB
+- VRAM Bandwidth: 1.8 TBps
+## Input Data
+- Batch Size: 128
+- Sequence Length: 1024 tokens
+## Recommended Parallel Strategy
+- Expert Parallelism (EP): 8-way
+- Pipeline Parallelism (PP): 2-way
+- Prefill Micro-batches: 4
+- Redundant Experts: 8
+"""
+    d, _ = scenario_dict_from_card(text, "plan.md")
+    assert d["current_strategy"] == {"ep": 8, "pp": 2, "dp": 1, "microbatches": 4,
+                                     "redundant_experts": 8}
