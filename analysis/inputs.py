@@ -563,6 +563,29 @@ class Strategy:
         """Short, stable name: only the degrees that are not 1, e.g. ``tp4-ep16``."""
         return layout_label(*(getattr(self, n) for n in DEGREE_NAMES))
 
+    def describe(self) -> str:
+        """The layout in words, e.g. "64 GPUs: attention TP 4 x DP 16, experts EP 16 x TP 4;
+        prefill in 2 micro-batches"."""
+        n = self.gpus
+        parts = [f"{n} GPU{'s' if n != 1 else ''}"]
+        inner = []
+        if self.tp * self.dp_attn > 1:
+            attn = " x ".join(x for x in (f"TP {self.tp}" if self.tp > 1 else "",
+                                          f"DP {self.dp_attn}" if self.dp_attn > 1 else "") if x)
+            expert = " x ".join(x for x in (f"EP {self.ep}" if self.ep > 1 else "",
+                                            f"TP {self.etp}" if self.etp > 1 else "") if x)
+            inner.append(f"attention {attn}, experts {expert}")
+        if self.pp > 1:
+            inner.append(f"{self.pp} pipeline stages")
+        if self.dp > 1:
+            inner.append(f"{self.dp} replicas")
+        if self.redundant_experts:
+            inner.append(f"{self.redundant_experts} redundant experts per layer")
+        text = parts[0] + (": " + ", ".join(inner) if inner else "")
+        if self.microbatches > 1:
+            text += f"; prefill in {self.microbatches} micro-batches"
+        return text
+
     def as_dict(self) -> dict[str, int]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["gpus"] = self.gpus

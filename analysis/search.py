@@ -537,7 +537,7 @@ def cmd_plan(args) -> int:
         print(f"WARNING: {w}\n")
     rec = d["recommended"]
     head = "RECOMMENDED" if p.feasible else "NO LAYOUT MEETS EVERY REQUIREMENT; BEST COMPROMISE"
-    print(f"{head}: {rec['layout']} on {rec['gpus']} GPUs")
+    print(f"{head}: {rec['layout']} ({p.recommended.describe()})")
     for c in p.checks:
         print(f"  {fmt.tick(c.passed)} {c.name}: {c.detail}")
     print(f"  throughput requirement read as {p.throughput_kind}: {p.throughput_reason}")

@@ -325,3 +325,11 @@ def test_attention_core_runs_at_the_kv_cache_precision():
     # an fp8 cache on a GPU with no fp8 peak falls back to the matmul precision's peak
     assert E.attention_peak_flops_per_s(TOY_CHIP, dataclasses.replace(
         TOY_MOE, kv_precision="fp8")) == 1e14
+
+
+def test_layouts_described_in_words():
+    assert Strategy.parse("tp=1,mb=2").describe() == "1 GPU; prefill in 2 micro-batches"
+    assert Strategy.parse("tp=4,ep=16").describe() == (
+        "64 GPUs: attention TP 4 x DP 16, experts EP 16 x TP 4")
+    assert Strategy.parse("ep=8,pp=2,dp=2").describe() == (
+        "32 GPUs: attention DP 8, experts EP 8, 2 pipeline stages, 2 replicas")
