@@ -427,8 +427,11 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
                if p.feasible else "it passes the most checks and comes closest to the failing "
                "targets, among layouts that fit in memory")
     add(f"- Chosen because: {because}")
-    add(f"- Search: {int(p.table['valid'].sum()):,} layouts evaluated, "
-        f"{int((~p.table['valid']).sum()):,} rejected with reasons (all in `strategies.csv`)")
+    n_valid, n_bad = int(p.table["valid"].sum()), int((~p.table["valid"]).sum())
+    add(f"- Search: {n_valid:,} layouts evaluated (all in `strategies.csv`); degrees are "
+        f"generated only where they divide what they split (heads, experts, batch), and "
+        + (f"{n_bad:,} more were rejected with their reasons" if n_bad else
+           "no generated candidate was otherwise impossible"))
     add("")
     add(md_table([[k.replace("_", " "), v["layout"], v["gpus"], fmt.seconds(v["ttft_s"]),
                    fmt.tokens_per_ms(v["throughput_tokens_per_s_per_gpu"])]
