@@ -118,6 +118,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"{fmt.seconds(r['tpot_s']):>10} "
               f"{fmt.tokens_per_ms(r['prefill_tokens_per_s_per_gpu']):>18} "
               f"{fmt.tokens_per_ms(r['decode_tokens_per_s_per_gpu']):>18}")
+    by_res = ", ".join(f"{k.replace('_', ' ')} {v / d['ttft_s']:.0%}"
+                       for k, v in d["time_breakdown"]["ttft_by_resource_s"].items() if v > 0)
+    print(f"  worst-case TTFT by resource: {by_res}")
     print("  where the worst-case TTFT goes:")
     for k, v in d["time_breakdown"]["ttft_s"].items():
         if v > 0:

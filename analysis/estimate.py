@@ -685,6 +685,18 @@ class Estimate:
     sol_fraction: dict[str, float]                  # speed-of-light time / this time
     warnings: list[str] = field(default_factory=list)
 
+    def by_resource(self, phase: str) -> dict[str, float]:
+        """The phase's breakdown grouped by the resource that set each op's time (compute,
+        memory, communication) plus the pipeline's idle steps; sums to the phase's time
+        (worst-case TTFT for "prefill", TPOT at the longest context for "decode")."""
+        breakdown, ops = ((self.ttft_breakdown_s, self.prefill_ops) if phase == "prefill"
+                          else (self.tpot_breakdown_s, self.decode_ops))
+        out = {"compute": 0.0, "memory": 0.0, "communication": 0.0, "pipeline_bubble": 0.0}
+        for row in ops:
+            out[row["bound"]] += breakdown[row["op"]]
+        out["pipeline_bubble"] += breakdown["pipeline_bubble"]
+        return out
+
     @property
     def worst(self) -> dict[str, float]:
         """Metrics at the longest prompt (the TTFT worst case)."""
@@ -712,6 +724,8 @@ class Estimate:
             "memory_utilization": w["memory_utilization"],
             "metrics_by_prompt_length": self.metrics,
             "time_breakdown": {"ttft_s": self.ttft_breakdown_s, "tpot_s": self.tpot_breakdown_s,
+                               "ttft_by_resource_s": self.by_resource("prefill"),
+                               "tpot_by_resource_s": self.by_resource("decode"),
                                "prefill_ops": self.prefill_ops, "decode_ops": self.decode_ops},
             "speed_of_light_fraction": self.sol_fraction,
             "assumptions": list(self.scenario.assumptions) + [

@@ -513,6 +513,13 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
         f"(all efficiencies 1, no communication).\n")
     add(f"![TTFT against prompt length]({figures['ttft']})\n")
     add(f"![Where the time goes]({figures['time_breakdown']})\n")
+    for phase, label, total_s in (("prefill", "TTFT at the longest prompt", est.worst["ttft_s"]),
+                                  ("decode", "a decode step at the longest context",
+                                   sum(est.tpot_breakdown_s.values()))):
+        parts = [f"{k.replace('_', ' ')} {fmt.seconds(v)} ({v / total_s:.0%})"
+                 for k, v in est.by_resource(phase).items() if v > 0]
+        add(f"By the resource that bounds each op, {label} ({fmt.seconds(total_s)}) is "
+            + ", ".join(parts) + ".\n")
     dec = sorted(est.tpot_breakdown_s.items(), key=lambda kv: -kv[1])[:3]
     tpot_end = sum(est.tpot_breakdown_s.values())
     add("A decode step at the longest context is led by "

@@ -333,3 +333,15 @@ def test_layouts_described_in_words():
         "64 GPUs: attention TP 4 x DP 16, experts EP 16 x TP 4")
     assert Strategy.parse("ep=8,pp=2,dp=2").describe() == (
         "32 GPUs: attention DP 8, experts EP 8, 2 pipeline stages, 2 replicas")
+
+
+def test_time_by_resource_sums_to_the_totals():
+    sc = scenario(batch=8, reserve=0.1)
+    est = E.estimate(sc, Strategy.parse("tp=2,dp_attn=2,ep=4,pp=2,mb=2"))
+    pre, dec = est.by_resource("prefill"), est.by_resource("decode")
+    assert set(pre) == {"compute", "memory", "communication", "pipeline_bubble"}
+    assert sum(pre.values()) == pytest.approx(est.worst["ttft_s"])
+    assert sum(dec.values()) == pytest.approx(est.metrics[-1]["tpot_end_s"])
+    # 2 stages with 2 micro-batches: one idle step in three
+    assert pre["pipeline_bubble"] == pytest.approx(est.worst["ttft_s"] / 3)
+    assert dec["memory"] > 0 and pre["communication"] > 0
