@@ -177,16 +177,21 @@ def _read_bytes_gb(st: _State, line: _Line) -> float:
         st.note(f"line {line.no}: memory capacity {_fmt(v)} has no unit; read as GB")
         return v
     prefix, binary, b = m.group(1).lower(), bool(m.group(2)), m.group(3)
-    power = {"k": 1, "m": 2, "g": 3, "t": 4}[prefix]
     if binary:
-        gb = v * (2 ** (10 * power)) / 1e9
+        gb = _prefixed_bytes(v, prefix, binary) / 1e9
         st.note(f"line {line.no}: {_fmt(v)} {prefix.upper()}iB = {gb:.6g} GB (GiB = 2^30 B, "
                 f"GB = 1e9 B)")
         return gb
     if not b:
         st.note(f"line {line.no}: '{_fmt(v)}{m.group(1)}' read as {_fmt(v)} "
                 f"{prefix.upper()}B (decimal)")
-    return v * 10 ** (3 * (power - 3))
+    return _prefixed_bytes(v, prefix, binary) / 1e9
+
+
+def _prefixed_bytes(value: float, prefix: str, binary: bool) -> float:
+    """Bytes in ``value`` k/M/G/T-bytes: powers of 1024 when ``binary`` (KiB, GiB), else 1000."""
+    power = {"k": 1, "m": 2, "g": 3, "t": 4}[prefix.lower()]
+    return value * (2 ** (10 * power) if binary else 10 ** (3 * power))
 
 
 def _read_bandwidth_tbs(st: _State, line: _Line) -> float:
@@ -198,16 +203,15 @@ def _read_bandwidth_tbs(st: _State, line: _Line) -> float:
         st.note(f"line {line.no}: memory bandwidth {_fmt(v)} has no unit; read as {unit}")
         return v if unit == "TB/s" else v / 1000
     prefix, binary = m.group(1).lower(), bool(m.group(2))
-    power = {"k": 1, "m": 2, "g": 3, "t": 4}[prefix]
     if binary:
-        tbs = v * (2 ** (10 * power)) / 1e12
+        tbs = _prefixed_bytes(v, prefix, binary) / 1e12
         st.note(f"line {line.no}: {_fmt(v)} {prefix.upper()}iB/s = {tbs:.6g} TB/s "
                 f"(TiB = 2^40 B, TB = 1e12 B)")
         return tbs
     if not m.group(3):
         st.note(f"line {line.no}: memory bandwidth '{_fmt(v)} {prefix.upper()}B' read as "
                 f"{prefix.upper()}B/s")
-    return v * 10 ** (3 * (power - 4))
+    return _prefixed_bytes(v, prefix, binary) / 1e12
 
 
 def _read_fraction(st: _State, line: _Line, field_name: str) -> float:

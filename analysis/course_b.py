@@ -377,6 +377,16 @@ def _minor_125(v: float, _pos) -> str:
     return _comma(v, _pos) if lead in "25" else ""
 
 
+
+def _log_axes(ax, minor=None) -> None:
+    """Log-2 x axis and log y axis with plain-number tick labels (the course's log-log plots);
+    ``minor`` formats the y minor ticks (default 1, 2, 5 of each decade)."""
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(_comma))
+    ax.yaxis.set_major_formatter(FuncFormatter(_comma))
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor or _minor_125))
+
 def plot_largest_batch(df: pd.DataFrame) -> Figure:
     """Largest batch that fits (sequences, log scale) against context length C (tokens, log 2),
     one line per (model, layout) of :func:`largest_batch_table`. A line that halves when C
@@ -389,11 +399,7 @@ def plot_largest_batch(df: pd.DataFrame) -> Figure:
         gpus = f"{g['gpus'].iloc[0]} GPUs" if len(g) else "does not fit"
         ax.plot(g["context_tokens"], g["max_batch"], marker="o", markersize=4,
                 color=_COLORS[i % 10], label=f"{model}, {layout} ({gpus})")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(_comma))
-    ax.yaxis.set_major_formatter(FuncFormatter(_comma))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
+    _log_axes(ax, minor=lambda v, _p: "")
     ax.set_xlabel("context length C = prompt + output (tokens)")
     ax.set_ylabel("largest batch that fits (sequences)")
     ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
@@ -455,11 +461,7 @@ def plot_pipeline(latency: pd.DataFrame, capacity: pd.DataFrame, title: str) -> 
     g = latency[latency["microbatches"] == ms[-1]].sort_values("pp")
     ax1.plot(g["pp"], g["first_microbatch_s"] * 1e3, color="black", linestyle="--",
              linewidth=1, label=f"first micro-batch done, m = {ms[-1]}")
-    ax1.set_xscale("log", base=2)
-    ax1.set_yscale("log")
-    ax1.xaxis.set_major_formatter(FuncFormatter(_comma))
-    ax1.yaxis.set_major_formatter(FuncFormatter(_comma))
-    ax1.yaxis.set_minor_formatter(FuncFormatter(_minor_125))
+    _log_axes(ax1)
     ax1.set_xlabel("pipeline stages pp")
     ax1.set_ylabel("TTFT of the batch (ms)")
     ax1.set_title("Prefill: with m = 1 stages only wait for each other;\n"
@@ -501,11 +503,7 @@ def plot_attention_dp(kv: pd.DataFrame, dp: pd.DataFrame) -> Figure:
         g = kv[kv["model"] == model].sort_values("tp")
         ax1.plot(g["tp"], g["kv_per_seq_bytes_per_gpu"] / 1e6, marker="o", color=_COLORS[i],
                  label=f"{model} ({g['attention'].iloc[0]})")
-    ax1.set_xscale("log", base=2)
-    ax1.set_yscale("log")
-    ax1.xaxis.set_major_formatter(FuncFormatter(_comma))
-    ax1.yaxis.set_major_formatter(FuncFormatter(_comma))
-    ax1.yaxis.set_minor_formatter(FuncFormatter(_minor_125))
+    _log_axes(ax1)
     ax1.set_xlabel("tensor-parallel degree tp")
     ax1.set_ylabel(f"KV cache per GPU for one sequence (MB), C = "
                    f"{int(kv['context_tokens'].iloc[0]):,}")
