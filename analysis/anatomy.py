@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .inputs import Model
+from analysis.inputs.types import Model
 
 COMPONENTS = ("embedding", "attention", "router", "routed_experts", "shared_experts",
               "dense_ffn", "norms", "head")

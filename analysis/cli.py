@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from collections.abc import Callable
 
-from . import anatomy as A
-from . import estimate as E
-from . import fmt
-from .errors import MoEPlanError
-from .inputs import Strategy
+import pandas as pd
+
+from analysis import anatomy as A
+from analysis import fmt
+from analysis.estimate import model as E
+from analysis.estimate import serving as SV
+from analysis.inputs.errors import InputError, MoEPlanError
+from analysis.inputs.types import Strategy
+from analysis.report import sensitivity as SE
+from analysis.report.audit import auditor as AU
+from analysis.search import planner as S
+from analysis.validation import run as V
 
 
 def _json(obj) -> str:
@@ -27,7 +34,7 @@ def _json(obj) -> str:
 def trusted_model(model, trust: str):
     """The model as the user chose to trust it: its architecture (default), or the declared
     parameter count (:func:`analysis.anatomy.model_matching_declared`)."""
-    from .errors import InputError
+    from analysis.inputs.errors import InputError
 
     if trust == "architecture":
         return model
@@ -55,7 +62,7 @@ def _add_trust(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_anatomy(args: argparse.Namespace) -> int:
-    from .scenario import load_model
+    from analysis.inputs.read.scenario import load_model
 
     model, assumptions, warnings = load_model(args.model)
     model = trusted_model(model, args.trust_size)
@@ -93,7 +100,7 @@ def _options(args: argparse.Namespace) -> E.Options:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .scenario import load_scenario
+    from analysis.inputs.read.scenario import load_scenario
 
     sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
     strategy = Strategy.parse(args.strategy)
@@ -131,7 +138,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------ check
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .scenario import load_scenario
+    from analysis.inputs.read.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
     print(f"{sc.name}: {sc.model.name} on {sc.hardware.name}, batch "
@@ -141,6 +148,239 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  warning: {w}")
     for a in sc.assumptions:
         print(f"  assumed: {a}")
+    return 0
+
+
+# ------------------------------------------------------ plan, serve, sensitivity, audit, validate
+
+def _register_plan(sub) -> None:
+    p = sub.add_parser("plan", help="search every layout and recommend one")
+    p.add_argument("scenario", help="preset name, scenario YAML or scenario card")
+    p.add_argument("--max-gpus", type=int, default=None,
+                   help="GPU budget (default: the scenario's, else 1024)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--top", type=int, default=10, help="alternatives to list (default 10)")
+    p.add_argument("--redundant-experts", default="0",
+                   help="redundant expert copies per layer to try, comma-separated (default 0)")
+    _add_estimate_options(p)
+    p.set_defaults(func=cmd_plan)
+
+
+def cmd_plan(args) -> int:
+    from analysis.inputs.errors import InputError
+    from analysis.inputs.read.scenario import load_scenario
+
+    if args.max_gpus is not None and args.max_gpus < 1:
+        raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
+    try:
+        choices = tuple(sorted({int(x) for x in args.redundant_experts.split(",") if x.strip()}))
+    except ValueError:
+        raise InputError("--redundant-experts", args.redundant_experts, "not whole numbers",
+                         "comma-separated whole numbers >= 0, e.g. 0,16,32") from None
+    if not choices or min(choices) < 0:
+        raise InputError("--redundant-experts", args.redundant_experts, "must be >= 0",
+                         "comma-separated whole numbers >= 0, e.g. 0,16,32")
+
+    sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
+    p = S.plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices)
+    d = p.to_dict()
+    if args.json:
+        print(json.dumps(d, indent=2, default=float, ensure_ascii=False))
+        return 0
+    for w in d["warnings"]:
+        print(f"WARNING: {w}\n")
+    rec = d["recommended"]
+    head = "RECOMMENDED" if p.feasible else "NO LAYOUT MEETS EVERY REQUIREMENT; BEST COMPROMISE"
+    print(f"{head}: {rec['layout']} ({p.recommended.describe()})")
+    for c in p.checks:
+        print(f"  {fmt.tick(c.passed)} {c.name}: {c.detail}")
+    print(f"  throughput requirement read as {p.throughput_kind}: {p.throughput_reason}")
+    if p.binding:
+        for line in p.binding["what_would_have_to_change"]:
+            print(f"  binding: {line}")
+    print(f"  {d['layouts_evaluated']} layouts evaluated, {d['layouts_rejected']} rejected, "
+          f"in {p.seconds:.2f} s")
+    return 0
+
+
+def _register_serve(sub) -> None:
+    p = sub.add_parser("serve", help="steady-state serving estimate under continuous batching")
+    p.add_argument("scenario", help="preset name, scenario YAML or scenario card")
+    p.add_argument("--strategy", required=True, help='degrees, e.g. "tp=8" or "tp=4,ep=16"')
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--concurrency", type=float, default=None,
+                   help="requests in flight (closed loop); default: as many as memory holds")
+    g.add_argument("--request-rate", type=float, default=None,
+                   help="Poisson arrivals per second (open loop)")
+    p.add_argument("--isl", type=int, default=None, help="prompt tokens (default: the "
+                                                         "scenario's longest prompt)")
+    p.add_argument("--osl", type=int, default=None, help="output tokens (default: the "
+                                                         "scenario's output length)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_estimate_options(p)
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    from analysis.inputs.read.scenario import load_scenario
+
+    sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
+    s = Strategy.parse(args.strategy)
+    isl = args.isl or sc.workload.max_prompt_tokens
+    osl = args.osl or sc.workload.output_tokens
+    est = SV.serve(sc, s, isl, osl, args.concurrency, args.request_rate, _options(args))
+    if args.json:
+        d = est.to_dict()
+        d["assumptions"] = list(sc.assumptions) + [SV.__doc__.split("\n\n")[1].replace("\n", " ")]
+        print(json.dumps(d, indent=2))
+        return 0
+    print(f"{sc.name}: {s.label()} on {s.gpus} GPUs, {isl} prompt + {osl} output tokens, "
+          f"{est.concurrency:.4g} requests in flight ({est.mode} mode)")
+    if est.memory_limited:
+        print(f"  memory holds only {est.running:.0f} running requests: the rest queue "
+              f"({fmt.seconds(est.queue_wait_s)} wait)")
+    print(f"  iteration {fmt.seconds(est.iteration_s)} = decode {fmt.seconds(est.decode_s)} + "
+          f"interleaved prefill {fmt.seconds(est.prefill_s)}")
+    print(f"  TTFT {fmt.seconds(est.ttft_s)}, TPOT {fmt.seconds(est.tpot_s)} "
+          f"({est.tokens_per_s_per_user:.3g} tokens/s per user)")
+    print(f"  output throughput {est.output_tokens_per_s:,.0f} tokens/s "
+          f"({est.output_tokens_per_s_per_gpu:,.0f} per GPU)")
+    return 0
+
+
+def _register_sensitivity(sub) -> None:
+    p = sub.add_parser("sensitivity",
+                       help="what-if analysis: which inputs move the recommendation, and where "
+                            "it changes")
+    p.add_argument("scenario", help="preset name, scenario YAML or scenario card")
+    p.add_argument("--inputs", default=None,
+                   help="comma-separated inputs to vary (default: all): " + ",".join(SE.BY_NAME))
+    p.add_argument("--metric", default="throughput_per_gpu", choices=list(SE.METRICS),
+                   help="metric of the recommendation for the tornado (default: throughput per "
+                        "GPU of the required kind)")
+    p.add_argument("--points", type=int, default=21,
+                   help="grid points of each threshold scan (default 21)")
+    p.add_argument("--scan", default="moved", choices=list(SE.SCANS),
+                   help="inputs to scan for thresholds: those that moved the tornado (default), "
+                        "only the most influential (top), all, or none")
+    p.add_argument("--max-gpus", type=int, default=None,
+                   help="GPU budget (default: the scenario's, else 1024)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_estimate_options(p)
+    p.set_defaults(func=cmd_sensitivity)
+
+
+def cmd_sensitivity(args) -> int:
+    from analysis.inputs.read.scenario import load_scenario
+
+    if args.max_gpus is not None and args.max_gpus < 1:
+        raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
+    if args.points < 3:
+        raise InputError("--points", args.points, "too few to scan", "a whole number >= 3")
+    names = SE.inputs_named(args.inputs)          # checked before any (slow) planning
+    sc = load_scenario(args.scenario)
+    res = SE.analyse(sc, _options(args), [i.name for i in names], args.metric, args.points,
+                  args.scan, args.max_gpus, progress=True)
+    if args.json:
+        print(_json(res.to_dict()))
+        return 0
+    top = SE.most_influential(res.tornado)
+    print(f"{sc.name}: what-if analysis of the recommendation, {res.base.describe()}")
+    print(f"  metric: {res.metric_label} of the recommended layout "
+          f"({SE.METRICS[res.metric][0]})")
+    print()
+    print(SE.readable_tornado(res.tornado).to_string(index=False))
+    print()
+    print(f"most influential input: {top['input']} ({top['label']}), swing "
+          f"{top['swing_fraction']:.1%} between {top['low_text']} and {top['high_text']}")
+    print()
+    if res.thresholds.empty:
+        print("thresholds: none scanned")
+    else:
+        print("thresholds (where the recommendation changes, bracketed to 2%):")
+        for r in res.thresholds.itertuples():
+            if r.changes:
+                x = f" ({r.x_base:.3g}x base)" if math.isfinite(r.x_base) else ""
+                print(f"  {r.input}: {r.threshold_text}{x}: "
+                      f"{SE.layout_text(r.layout_below, r.feasible_below)} below, "
+                      f"{SE.layout_text(r.layout_above, r.feasible_above)} above; {r.why}")
+            else:
+                print(f"  {r.input}: no change; {r.why}")
+    for n in res.notes:
+        print(f"  note: {n}")
+    print()
+    print(SE.takeaway(res).replace("**", ""))
+    print(f"  {res.plans} plans in {res.seconds:.1f} s")
+    return 0
+
+
+def _register_audit(sub) -> None:
+    p = sub.add_parser("audit", help="audit a plan: re-derive every claim, give each a verdict")
+    p.add_argument("plan", help="a plan in the seed plan's markdown layout")
+    p.add_argument("--json", action="store_true", help="machine-readable output (claims, "
+                                                       "findings, comparison, unreadable)")
+    p.add_argument("--out", default=None, help="write DIR/audit.md (default: print it)")
+    _add_estimate_options(p)
+    p.set_defaults(func=cmd_audit)
+
+
+def cmd_audit(args) -> int:
+
+    opts = _options(args)
+    res = AU.write_audit(args.plan, args.out, opts) if args.out else AU.audit(args.plan, opts)
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2, default=AU.json_default, ensure_ascii=False))
+        return 0
+    if args.out:
+        print(f"{res.plan_path}: {res.summary()}")
+        for v in res.verdicts:
+            if v.status == "wrong":
+                c = v.claim
+                print(f"  wrong, line {c.line_no}: {AU.QUANTITIES[c.quantity].label}: plan "
+                      f"{c.printed or AU.show(c.claimed_value, c.unit)}, "
+                      f"ours {AU.show(v.ours, c.unit)}")
+        for u in res.unreadable:
+            print(f"  could not read{f' line {u.line_no}' if u.line_no else ''}: {u.why}")
+        print(f"wrote {res.path}")
+        return 0
+    print(res.markdown)
+    return 0
+
+
+def _register_validate(sub) -> None:
+    p = sub.add_parser("validate", help="predictions against published measurements: "
+                                        "median and p90 |error| by metric and split")
+    p.add_argument("--mode", choices=list(V.MODES) + ["all"], default="all",
+                   help="which estimate to validate (default: calibrated, derated and sol)")
+    p.add_argument("--refit", action="store_true",
+                   help="refit the calibrated curves on the calibration split and write them "
+                        "into analysis/inputs/presets/gpus/*.yaml before validating")
+    p.add_argument("--worst", type=int, default=5, help="held-out rows to list by |error|")
+    p.set_defaults(func=cmd_validate)
+
+
+def cmd_validate(args) -> int:
+    if args.refit:
+        for path in V.write_calibrations():
+            print(f"wrote calibration: {path}")
+    modes = V.MODES if args.mode == "all" else (args.mode,)
+    m = V.load_mapping()
+    print(f"validation set: {int((m['status'] == 'mapped').sum())} rows mapped, "
+          f"{int((m['status'] == 'skipped').sum())} skipped (see analysis/validation/mapping.csv)")
+    tables = [V.validation_table(mode) for mode in modes]
+    df = pd.concat(tables, ignore_index=True)
+    print(V.summary_markdown(df))
+    for t in tables:
+        fallback = t[t["mode_used"] != t["mode"]]
+        if len(fallback):
+            print(f"note: {len(fallback)} {t['mode'].iloc[0]} rows used "
+                  f"{fallback['mode_used'].iloc[0]} (GPU without curves)")
+    if args.worst:
+        w = V.worst_rows(tables[0], args.worst)
+        print(f"worst held-out rows ({modes[0]}):")
+        for r in w.to_dict("records"):
+            print(f"  row {r['row_id']} {r['source']} {r['model']} on {r['gpu']} {r['layout']} "
+                  f"{r['isl']}/{r['osl']}: {r['error']:+.0%} - {r['why']}")
     return 0
 
 
@@ -185,17 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("scenario", help="preset name, scenario YAML or scenario card")
     v.set_defaults(func=cmd_check)
 
-    for register in COMMANDS.values():
+    for register in (_register_plan, _register_serve, _register_sensitivity, _register_audit,
+                     _register_validate):
         register(sub)
     return p
 
 
-#: Further commands register themselves here (plan, audit, ...): name -> function(subparsers).
-COMMANDS: dict[str, Callable] = {}
-
-
 def main(argv: list[str] | None = None) -> int:
-    _load_plugins()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -208,20 +444,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
-
-
-def _load_plugins() -> None:
-    """Import the modules that add commands (they call ``register_command``)."""
-    import importlib
-
-    for mod in ("analysis.search", "analysis.audit", "analysis.sensitivity", "analysis.serving",
-                "analysis.validation.run"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-
-
-def register_command(name: str, register: Callable) -> None:
-    COMMANDS[name] = register

@@ -11,10 +11,10 @@ from dataclasses import replace
 
 import pandas as pd
 
-from . import estimate as E
-from . import fmt
-from .errors import MoEPlanError
-from .inputs import Scenario, Strategy, Workload
+from analysis import fmt
+from analysis.estimate import model as E
+from analysis.inputs.errors import MoEPlanError
+from analysis.inputs.types import Scenario, Strategy, Workload
 
 
 def explore(scenario: Scenario, tp: int = 1, dp_attn: int = 1, ep: int = 1, pp: int = 1,
@@ -60,7 +60,7 @@ def layout_explorer(scenario_ref: str = "seed"):  # pragma: no cover - needs a b
     import ipywidgets as w
     from IPython.display import display
 
-    from .scenario import load_scenario
+    from analysis.inputs.read.scenario import load_scenario
 
     sc = load_scenario(scenario_ref)
     pow2 = [1, 2, 4, 8, 16, 32, 64]

@@ -13,7 +13,7 @@ import time
 from analysis import estimate as E
 from analysis import search as S
 from analysis.inputs import Strategy
-from analysis.scenario import load_scenario
+from analysis.inputs.read.scenario import load_scenario
 
 
 def best_of(fn, repeats: int = 5) -> float:

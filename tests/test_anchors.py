@@ -17,10 +17,10 @@ import pytest
 
 from analysis import anatomy as A
 from analysis import estimate as E
-from analysis import formulas as f
+from analysis.estimate import formulas as f
 from analysis.inputs import Attention, Model, Scenario, Strategy, Workload
-from analysis.loaders import hardware_from_ref
-from analysis.scenario import load_model
+from analysis.inputs.read.mapping import hardware_from_ref
+from analysis.inputs.read.scenario import load_model
 
 # --------------------------------------------------------------------------------------------
 # 1. KV cache bytes per token (BF16)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from analysis import audit as AU
 from analysis import estimate as E
 from analysis import search as S
-from analysis.errors import InputError, ParseError
-from analysis.scenario import load_scenario
+from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.read.scenario import load_scenario
+from analysis.report import audit as AU
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_PLAN = ROOT / "examples" / "cards" / "seed-plan.md"

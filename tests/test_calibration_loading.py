@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.errors import InputError
 from analysis.inputs import Calibration
-from analysis.loaders import calibration_from_dict, hardware_from_dict, hardware_from_ref
+from analysis.inputs.errors import InputError
+from analysis.inputs.read.mapping import (
+    calibration_from_dict,
+    hardware_from_dict,
+    hardware_from_ref,
+)
 
 TOY = {"name": "toy", "peak_TFLOPS": {"bf16": 100}, "hbm_capacity_GB": 10,
        "hbm_bandwidth_TB_per_s": 1}

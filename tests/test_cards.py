@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.cards import scenario_dict_from_card
-from analysis.errors import ParseError
+from analysis.inputs.errors import ParseError
+from analysis.inputs.read.cards import scenario_dict_from_card
 
 CARDS = Path(__file__).resolve().parent.parent / "examples" / "cards"
 DENSE = "dense-10b-mlp-requirements.md"

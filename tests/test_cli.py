@@ -8,7 +8,7 @@ import pytest
 from analysis.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "analysis" / "presets" / "hf_configs"
+CONFIGS = ROOT / "analysis" / "inputs" / "presets" / "hf_configs"
 CARDS = ROOT / "examples" / "cards"
 
 

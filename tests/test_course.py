@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from analysis import course as C
 from analysis import estimate as E
-from analysis import formulas as f
-from analysis.inputs import Attention, Hardware, Model
-from analysis.loaders import hardware_from_ref
-from analysis.scenario import load_model
+from analysis.course import course_a as C
+from analysis.estimate import formulas as f
+from analysis.inputs import Attention, Hardware, Model, Strategy
+from analysis.inputs.read.mapping import hardware_from_ref
+from analysis.inputs.read.scenario import load_model
 
 # A toy chip with round numbers: 100 TFLOP/s bf16, 1 TB/s HBM -> ridge 100 FLOP/B (speed of
 # light); MFU 0.5, utilisation 0.5 -> derated ridge 100 too. NVLink 100 GB/s, 4 GPUs per node,
@@ -105,7 +105,7 @@ def test_tp_layer_times_sum_and_match_the_estimate(h100):
     parts = lt["compute_s"] + lt["memory_s"] + lt["communication_s"]
     np.testing.assert_allclose(parts, lt["layer_s"], rtol=1e-12)
     # the layer ops of stage_ops divided by L: decode at tp=8
-    lay = E.Layouts.from_strategies([E.Strategy(tp=8, etp=8)])
+    lay = E.Layouts.from_strategies([Strategy(tp=8, etp=8)])
     ops = E.stage_ops(h100, mix, lay, E.Options(), seqs_per_group=64, query_tokens_per_seq=1,
                       phase="decode", context_tokens=2048)
     per_layer = sum(float(ops[o].time_s[0]) for o in C.LAYER_OPS) / mix.num_layers

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from analysis import anatomy as A
-from analysis import course_b as C
 from analysis import estimate as E
-from analysis import formulas as f
-from analysis import serving
+from analysis.course import course_b as C
+from analysis.estimate import formulas as f
+from analysis.estimate import serving
 from analysis.inputs import Strategy
-from analysis.scenario import compose_scenario, load_model, load_scenario
+from analysis.inputs.read.scenario import compose_scenario, load_model, load_scenario
 
 matplotlib.use("Agg")
 

@@ -13,8 +13,8 @@ import pytest
 
 from analysis import anatomy as A
 from analysis import estimate as E
-from analysis.errors import InputError, LayoutError
 from analysis.inputs import Attention, Model, Requirements, Scenario, Strategy, Workload
+from analysis.inputs.errors import InputError, LayoutError
 from tests.toys import BALANCED, TOY_CHIP, TOY_MOE
 
 

@@ -3,7 +3,7 @@
 from analysis import estimate as E
 from analysis.explorer import explore
 from analysis.inputs import Strategy
-from analysis.scenario import load_scenario
+from analysis.inputs.read.scenario import load_scenario
 
 
 def test_explore_shows_the_estimates_own_numbers():

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis import formulas as f
+from analysis.estimate import formulas as f
 
 
 def test_compute_time_divides_by_derated_peak():

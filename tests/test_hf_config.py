@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from analysis import anatomy
-from analysis.errors import InputError, ParseError
-from analysis.hf_config import load_hf_config, model_from_hf_config
+from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.read.hf_config import load_hf_config, model_from_hf_config
 
-CONFIGS = Path(__file__).resolve().parents[1] / "analysis" / "presets" / "hf_configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "analysis" / "inputs" / "presets" / "hf_configs"
 
 
 def load(name: str):

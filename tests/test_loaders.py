@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from analysis import anatomy
-from analysis.errors import InputError, ParseError
-from analysis.loaders import (
+from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.read.mapping import (
     DEFAULTS,
     hardware_from_dict,
     model_from_dict,
@@ -16,7 +16,7 @@ from analysis.loaders import (
     strategy_from_value,
     workload_from_dict,
 )
-from analysis.scenario import load_model, load_scenario
+from analysis.inputs.read.scenario import load_model, load_scenario
 
 GPU = {"name": "toy", "peak_TFLOPS": {"bf16": 100}, "hbm_capacity_GB": 10,
        "hbm_bandwidth_TB_per_s": 1}
@@ -386,7 +386,7 @@ def test_scenario_model_paths_are_relative_to_the_file(tmp_path):
 def test_scenario_with_a_config_json_model(tmp_path):
     import shutil
 
-    from analysis.loaders import PRESETS_DIR
+    from analysis.inputs.read.mapping import PRESETS_DIR
     shutil.copy(PRESETS_DIR / "hf_configs" / "mistralai--Mixtral-8x7B-v0.1.json",
                 tmp_path / "config.json")
     (tmp_path / "s.yaml").write_text(

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from analysis import anatomy
-from analysis.hf_config import load_hf_config, model_from_hf_config
-from analysis.loaders import DEFAULTS, PRESETS_DIR, hardware_from_ref, read_yaml
-from analysis.scenario import list_presets, load_model, load_scenario
+from analysis.inputs.read.hf_config import load_hf_config, model_from_hf_config
+from analysis.inputs.read.mapping import DEFAULTS, PRESETS_DIR, hardware_from_ref, read_yaml
+from analysis.inputs.read.scenario import list_presets, load_model, load_scenario
 
 KINDS = ("gpus", "models", "scenarios")
 
@@ -181,7 +181,7 @@ def test_scenario_preset_name_is_case_insensitive():
 
 
 def test_card_scenarios_go_through_cards(tmp_path, monkeypatch):
-    """A .md card is read by analysis.cards.scenario_dict_from_card (stubbed here)."""
+    """A .md card is read by analysis.inputs.read.cards.scenario_dict_from_card (stubbed here)."""
     seen = {}
 
     def fake(text, path):
@@ -190,7 +190,7 @@ def test_card_scenarios_go_through_cards(tmp_path, monkeypatch):
                  "workload": {"batch_sequences": 2, "prompt_tokens": 64}},
                 ["the card gives no output length"])
 
-    monkeypatch.setitem(sys.modules, "analysis.cards",
+    monkeypatch.setitem(sys.modules, "analysis.inputs.read.cards",
                         types.SimpleNamespace(scenario_dict_from_card=fake))
     card = tmp_path / "card.md"
     card.write_text("# a card\n")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis import report
-from analysis.scenario import load_scenario
+from analysis.inputs.read.scenario import load_scenario
+from analysis.report import strategy as report
 
 ROOT = Path(__file__).resolve().parents[1]
 CARDS = sorted((ROOT / "examples" / "cards").glob("*.md"))

@@ -25,13 +25,13 @@ import pytest
 from analysis import anatomy as A
 from analysis import estimate as E
 from analysis import search as S
-from analysis.errors import MoEPlanError
 from analysis.inputs import (
     DEGREE_NAMES,
     Requirements,
     Scenario,
     Workload,
 )
+from analysis.inputs.errors import MoEPlanError
 from tests.toys import TOY_CHIP, TOY_DENSE, TOY_MOE
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from analysis import estimate as E
-from analysis import sensitivity as T
-from analysis.errors import InputError
 from analysis.inputs import Requirements, Scenario, Workload
+from analysis.inputs.errors import InputError
+from analysis.report import sensitivity as T
 from tests.toys import BALANCED, TOY_CHIP, TOY_MOE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,14 +121,14 @@ def test_perturbations_stay_valid(factor):
         assert o2.imbalance_factor >= 1
         lo, hi = inp.tornado_range(sc, opts)
         assert lo <= hi
-    mfu = T._BY_NAME["mfu"]
+    mfu = T.BY_NAME["mfu"]
     assert mfu.tornado_range(sc, opts) == (0.3, 1.0)      # x2 of 0.6 clamped to 1
-    assert T._BY_NAME["batch"].clamp(27, sc, opts) == 24  # nearest multiple of gcd(24, 8) = 8
+    assert T.BY_NAME["batch"].clamp(27, sc, opts) == 24  # nearest multiple of gcd(24, 8) = 8
 
 
 def test_prompt_length_moves_the_longest_of_a_range():
     sc = dataclasses.replace(toy(), workload=Workload.from_range(4, 128, 1000))
-    inp = T._BY_NAME["prompt_length"]
+    inp = T.BY_NAME["prompt_length"]
     s2, _ = inp.apply(sc, E.Options(), 4000.4)
     assert s2.workload.max_prompt_tokens == 4000
     assert s2.workload.prompt_range_tokens == (128, 4000)
@@ -138,7 +138,7 @@ def test_prompt_length_moves_the_longest_of_a_range():
 
 
 def test_imbalance_sets_a_factor_option():
-    inp = T._BY_NAME["imbalance"]
+    inp = T.BY_NAME["imbalance"]
     sc = toy()
     assert math.isnan(inp.base(sc, E.Options()))            # uniform routing has no factor
     assert inp.tornado_range(sc, E.Options()) == (1.0, 2.0)
@@ -173,7 +173,7 @@ def test_analyse_takeaway_names_the_most_influential_input():
 
 
 def test_plot_tornado_draws_two_bars_per_input():
-    from analysis import figures
+    from analysis.report import figures
 
     df = T.tornado(toy(), opts=BALANCED, inputs="mfu,bandwidth_utilization")
     fig = figures.plot_tornado(df, "prefill throughput per GPU")

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from analysis import estimate as E
-from analysis import serving as SV
-from analysis.errors import InputError
+from analysis.estimate import serving as SV
 from analysis.inputs import Requirements, Scenario, Strategy, Workload
+from analysis.inputs.errors import InputError
 from tests.toys import TOY_CHIP, TOY_MOE
 
 BAL = E.Options(imbalance="balanced")

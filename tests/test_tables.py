@@ -6,9 +6,9 @@ import pytest
 
 from analysis import anatomy as A
 from analysis import estimate as E
-from analysis import tables as T
-from analysis.loaders import hardware_from_ref
-from analysis.scenario import list_presets, load_model, load_scenario
+from analysis.inputs.read.mapping import hardware_from_ref
+from analysis.inputs.read.scenario import list_presets, load_model, load_scenario
+from analysis.report import tables as T
 
 SEED_LAYOUTS = ["tp=1", "ep=8", "ep=16", "tp=4,ep=16", "tp=8,pp=2"]
 

@@ -12,8 +12,8 @@ import yaml
 
 from analysis import estimate as E
 from analysis.inputs import Calibration, Strategy
-from analysis.loaders import calibration_from_dict
-from analysis.scenario import load_scenario
+from analysis.inputs.read.mapping import calibration_from_dict
+from analysis.inputs.read.scenario import load_scenario
 from analysis.validation import run as V
 
 # Guard thresholds: median |pred/meas - 1| on held-out rows, per metric kind. Set from what

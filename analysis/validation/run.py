@@ -45,11 +45,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import estimate as E
-from ..errors import InputError
-from ..inputs import Calibration, Hardware, Scenario, Strategy, Workload
-from ..loaders import PRESETS_DIR, hardware_from_ref
-from ..scenario import load_model
+from analysis.estimate import model as E
+from analysis.inputs.errors import InputError
+from analysis.inputs.read.mapping import PRESETS_DIR, hardware_from_ref
+from analysis.inputs.read.scenario import load_model
+from analysis.inputs.types import Calibration, Hardware, Scenario, Strategy, Workload
 
 HERE = Path(__file__).resolve().parent
 MEASUREMENTS_CSV = HERE / "measurements.csv"
@@ -200,7 +200,7 @@ def predict(row: Mapping[str, Any], mode: str = "calibrated", hardware: Hardware
     lay = E.Layouts.from_strategies([strategy])
     isl = int(row["isl"])
     if est == "serve_max":
-        from ..serving import serve
+        from analysis.estimate.serving import serve
         return serve(sc, strategy, isl, int(row["osl"]), None, None, opts).output_tokens_per_s
     if est == "decode_node":
         tpot, _ = E.decode(hw, sc.model, sc.workload, lay, opts, float(row["context_tokens"]))
@@ -500,45 +500,3 @@ def summary_markdown(df: pd.DataFrame) -> str:
         lines.append(f"| {r['mode']} | {r['split']} | {r['metric_kind']} | {r['rows']} | "
                      f"{r['median_abs_error']:.1%} | {r['p90_abs_error']:.1%} |")
     return "\n".join(lines)
-
-
-def register(sub) -> None:
-    p = sub.add_parser("validate", help="predictions against published measurements: "
-                                        "median and p90 |error| by metric and split")
-    p.add_argument("--mode", choices=list(MODES) + ["all"], default="all",
-                   help="which estimate to validate (default: calibrated, derated and sol)")
-    p.add_argument("--refit", action="store_true",
-                   help="refit the calibrated curves on the calibration split and write them "
-                        "into analysis/presets/gpus/*.yaml before validating")
-    p.add_argument("--worst", type=int, default=5, help="held-out rows to list by |error|")
-    p.set_defaults(func=cmd_validate)
-
-
-def cmd_validate(args) -> int:
-    if args.refit:
-        for path in write_calibrations():
-            print(f"wrote calibration: {path}")
-    modes = MODES if args.mode == "all" else (args.mode,)
-    m = load_mapping()
-    print(f"validation set: {int((m['status'] == 'mapped').sum())} rows mapped, "
-          f"{int((m['status'] == 'skipped').sum())} skipped (see analysis/validation/mapping.csv)")
-    tables = [validation_table(mode) for mode in modes]
-    df = pd.concat(tables, ignore_index=True)
-    print(summary_markdown(df))
-    for t in tables:
-        fallback = t[t["mode_used"] != t["mode"]]
-        if len(fallback):
-            print(f"note: {len(fallback)} {t['mode'].iloc[0]} rows used "
-                  f"{fallback['mode_used'].iloc[0]} (GPU without curves)")
-    if args.worst:
-        w = worst_rows(tables[0], args.worst)
-        print(f"worst held-out rows ({modes[0]}):")
-        for r in w.to_dict("records"):
-            print(f"  row {r['row_id']} {r['source']} {r['model']} on {r['gpu']} {r['layout']} "
-                  f"{r['isl']}/{r['osl']}: {r['error']:+.0%} - {r['why']}")
-    return 0
-
-
-from ..cli import register_command  # noqa: E402
-
-register_command("validate", register)

@@ -33,10 +33,10 @@ from typing import Literal
 
 import numpy as np
 
-from . import anatomy as A
-from . import formulas as f
-from .errors import InputError, LayoutError
-from .inputs import (
+from analysis import anatomy as A
+from analysis.estimate import formulas as f
+from analysis.inputs.errors import InputError, LayoutError
+from analysis.inputs.types import (
     DEGREE_NAMES,
     Hardware,
     Model,

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from . import anatomy as A
-from . import estimate as E
-from . import formulas as f
-from .inputs import Hardware, Model, Workload
+from analysis import anatomy as A
+from analysis.estimate import formulas as f
+from analysis.estimate import model as E
+from analysis.inputs.types import Hardware, Model, Workload
 
 __all__ = [
     "all_reduce_algorithms", "balance_tokens_per_gpu", "compute_bound_batch",

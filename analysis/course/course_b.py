@@ -23,12 +23,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from . import anatomy as A
-from . import estimate as E
-from . import formulas as f
-from . import serving
-from .errors import InputError
-from .inputs import Model, Scenario, Strategy, Workload
+from analysis import anatomy as A
+from analysis.estimate import formulas as f
+from analysis.estimate import model as E
+from analysis.estimate import serving
+from analysis.inputs.errors import InputError
+from analysis.inputs.types import Model, Scenario, Strategy, Workload
 
 __all__ = [
     "attention_dp_table", "decode_kv_cap_table", "kv_bytes_per_token_table",

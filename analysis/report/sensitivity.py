@@ -1,6 +1,6 @@
 """What-if (sensitivity) analysis: which inputs move the recommendation, and where it changes.
 
-The planner (:func:`analysis.search.plan`) is re-run with one input changed at a time, every
+The planner (:func:`analysis.search.planner`) is re-run with one input changed at a time, every
 other input held at the scenario's value:
 
 * :func:`tornado` sets each input to a low and a high value (by default x0.5 and x2 of the
@@ -42,11 +42,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from . import estimate as E
-from . import fmt
-from . import search as S
-from .errors import InputError, MoEPlanError
-from .inputs import Scenario, prompt_grid_tokens
+from analysis import fmt
+from analysis.estimate import model as E
+from analysis.inputs.errors import InputError, MoEPlanError
+from analysis.inputs.types import Scenario, prompt_grid_tokens
+from analysis.search import planner as S
 
 __all__ = [
     "INPUTS", "METRICS", "SCANS", "Analysis", "Input", "Outcome", "analyse", "cache_info",
@@ -219,29 +219,29 @@ INPUTS: tuple[Input, ...] = (
     Input("imbalance", "MoE load imbalance (busiest EP rank / mean)", _get_imbalance,
           _put_imbalance, _show_factor, "imbalance"),
 )
-_BY_NAME = {i.name: i for i in INPUTS}
+BY_NAME = {i.name: i for i in INPUTS}
 
 
 def input_names() -> list[str]:
     return [i.name for i in INPUTS]
 
 
-def _inputs(names: str | Sequence[str] | None) -> list[Input]:
+def inputs_named(names: str | Sequence[str] | None) -> list[Input]:
     """Inputs by name (a list, or a comma-separated string); InputError names an unknown one."""
     if names is None:
         return list(INPUTS)
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if not names:
-        raise InputError("--inputs", "", "no input named", ", ".join(_BY_NAME))
+        raise InputError("--inputs", "", "no input named", ", ".join(BY_NAME))
     out = []
     for n in names:
         if isinstance(n, Input):
             out.append(n)
-        elif n in _BY_NAME:
-            out.append(_BY_NAME[n])
+        elif n in BY_NAME:
+            out.append(BY_NAME[n])
         else:
-            raise InputError("--inputs", n, "unknown input", ", ".join(_BY_NAME))
+            raise InputError("--inputs", n, "unknown input", ", ".join(BY_NAME))
     return list(dict.fromkeys(out))
 
 
@@ -407,7 +407,7 @@ def tornado(scenario: Scenario, metric: str = "throughput_per_gpu", opts: E.Opti
     declared order with a changed layout first.
     """
     opts = opts or E.Options()
-    chosen = _inputs(inputs)
+    chosen = inputs_named(inputs)
     bar = _Progress(progress, 1 + 2 * len(chosen))
     try:
         return _tornado(scenario, metric, opts, chosen, max_gpus, bar)
@@ -545,7 +545,7 @@ def thresholds(scenario: Scenario, input: str | Input, opts: E.Options | None = 
     sides. ``changes`` is True on the real thresholds.
     """
     opts = opts or E.Options()
-    inp = _inputs([input])[0]
+    inp = inputs_named([input])[0]
     bar = _Progress(progress, points + 6, f"thresholds of {inp.name}")
     try:
         return _thresholds(scenario, inp, opts, points, tol, max_gpus, bar)
@@ -677,7 +677,7 @@ def analyse(scenario: Scenario, opts: E.Options | None = None,
         raise InputError("scan", scan, "unknown choice", ", ".join(SCANS))
     start = time.perf_counter()
     plans0 = _STATS["plans"]
-    chosen = _inputs(inputs)
+    chosen = inputs_named(inputs)
     # a guess at the plans to come, corrected as the scans go: tornado, then ~points + 6 each
     guess = 1 + 2 * len(chosen) + {"none": 0, "top": 1}.get(scan, len(chosen)) * (points + 6)
     bar = _Progress(progress, guess, "what-if plans")
@@ -694,7 +694,7 @@ def analyse(scenario: Scenario, opts: E.Options | None = None,
             moved = (t["swing_fraction"].fillna(0) > 0.01) | t["layout_changed"]
             names = [n for n, m in zip(t["input"], moved, strict=True) if m or n == top["input"]]
         bar.total = bar.done + len(names) * (points + 6)
-        parts = [_thresholds(scenario, _BY_NAME[n], opts, points, 0.02, max_gpus, bar)
+        parts = [_thresholds(scenario, BY_NAME[n], opts, points, 0.02, max_gpus, bar)
                  for n in names]
     finally:
         bar.close()
@@ -777,7 +777,7 @@ def _metric_text(metric: str, v: float) -> str:
     return f"{v:,.0f} GPU" + ("s" if v != 1 else "")
 
 
-def _layout_text(layout: str, feasible: bool) -> str:
+def layout_text(layout: str, feasible: bool) -> str:
     return layout if feasible else f"{layout} (compromise)"
 
 
@@ -792,9 +792,9 @@ def readable_tornado(df: pd.DataFrame) -> pd.DataFrame:
         "at base": [_metric_text(m, v) for v in df["metric_base"]],
         "at high": [_metric_text(m, v) for v in df["metric_high"]],
         "swing": [f"{v:.1%}" for v in df["swing_fraction"]],
-        "layout at low": [_layout_text(a, f) for a, f in zip(df["layout_low"],
+        "layout at low": [layout_text(a, f) for a, f in zip(df["layout_low"],
                                                             df["feasible_low"], strict=True)],
-        "layout at high": [_layout_text(a, f) for a, f in zip(df["layout_high"],
+        "layout at high": [layout_text(a, f) for a, f in zip(df["layout_high"],
                                                              df["feasible_high"], strict=True)],
         "layout changes": df["layout_changed"],
     })
@@ -822,80 +822,3 @@ def readable_thresholds(df: pd.DataFrame) -> pd.DataFrame:
                                                    df["feasible_above"], strict=True)],
         "why": df["why"],
     })
-
-
-# --------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------
-
-def register(sub) -> None:
-    p = sub.add_parser("sensitivity",
-                       help="what-if analysis: which inputs move the recommendation, and where "
-                            "it changes")
-    p.add_argument("scenario", help="preset name, scenario YAML or scenario card")
-    p.add_argument("--inputs", default=None,
-                   help="comma-separated inputs to vary (default: all): " + ",".join(_BY_NAME))
-    p.add_argument("--metric", default="throughput_per_gpu", choices=list(METRICS),
-                   help="metric of the recommendation for the tornado (default: throughput per "
-                        "GPU of the required kind)")
-    p.add_argument("--points", type=int, default=21,
-                   help="grid points of each threshold scan (default 21)")
-    p.add_argument("--scan", default="moved", choices=list(SCANS),
-                   help="inputs to scan for thresholds: those that moved the tornado (default), "
-                        "only the most influential (top), all, or none")
-    p.add_argument("--max-gpus", type=int, default=None,
-                   help="GPU budget (default: the scenario's, else 1024)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    from .cli import _add_estimate_options
-    _add_estimate_options(p)
-    p.set_defaults(func=cmd_sensitivity)
-
-
-def cmd_sensitivity(args) -> int:
-    from .cli import _json, _options
-    from .scenario import load_scenario
-
-    if args.max_gpus is not None and args.max_gpus < 1:
-        raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
-    if args.points < 3:
-        raise InputError("--points", args.points, "too few to scan", "a whole number >= 3")
-    names = _inputs(args.inputs)          # checked before any (slow) planning
-    sc = load_scenario(args.scenario)
-    res = analyse(sc, _options(args), [i.name for i in names], args.metric, args.points,
-                  args.scan, args.max_gpus, progress=True)
-    if args.json:
-        print(_json(res.to_dict()))
-        return 0
-    top = most_influential(res.tornado)
-    print(f"{sc.name}: what-if analysis of the recommendation, {res.base.describe()}")
-    print(f"  metric: {res.metric_label} of the recommended layout "
-          f"({METRICS[res.metric][0]})")
-    print()
-    print(readable_tornado(res.tornado).to_string(index=False))
-    print()
-    print(f"most influential input: {top['input']} ({top['label']}), swing "
-          f"{top['swing_fraction']:.1%} between {top['low_text']} and {top['high_text']}")
-    print()
-    if res.thresholds.empty:
-        print("thresholds: none scanned")
-    else:
-        print("thresholds (where the recommendation changes, bracketed to 2%):")
-        for r in res.thresholds.itertuples():
-            if r.changes:
-                x = f" ({r.x_base:.3g}x base)" if math.isfinite(r.x_base) else ""
-                print(f"  {r.input}: {r.threshold_text}{x}: "
-                      f"{_layout_text(r.layout_below, r.feasible_below)} below, "
-                      f"{_layout_text(r.layout_above, r.feasible_above)} above; {r.why}")
-            else:
-                print(f"  {r.input}: no change; {r.why}")
-    for n in res.notes:
-        print(f"  note: {n}")
-    print()
-    print(takeaway(res).replace("**", ""))
-    print(f"  {res.plans} plans in {res.seconds:.1f} s")
-    return 0
-
-
-from .cli import register_command  # noqa: E402
-
-register_command("sensitivity", register)

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, ParseError
-from .inputs import Attention, Model, normalise_precision
+from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.types import Attention, Model, normalise_precision
 
 SUPPORTED_MODEL_TYPES = ("mixtral", "deepseek_v2", "deepseek_v3", "qwen2_moe", "qwen3_moe",
                          "olmoe", "gpt_oss", "llama", "mistral", "dbrx", "phimoe", "llama4")
@@ -28,7 +28,7 @@ LAYER_ORDER_NOTE = ("dense and MoE layers are not contiguous in this model: coun
 
 def load_hf_config(path: str | Path) -> dict[str, Any]:
     """Read a ``config.json``; ParseError (with the line) when it is not valid JSON."""
-    from .loaders import load_json_text
+    from analysis.inputs.read.mapping import load_json_text
 
     p = Path(path)
     try:

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .figures import DPI, PALETTE
+from analysis.report.figures import DPI, PALETTE
 
 __all__ = ["plot_dispatch_vs_ep", "plot_imbalance", "plot_intensity", "plot_tp_split"]
 

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
-from .errors import InputError
+from analysis.inputs.errors import InputError
 
 # --------------------------------------------------------------------------------------------
 # Precisions

@@ -29,10 +29,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import estimate as E
-from . import fmt
-from .errors import InputError
-from .inputs import Scenario, Strategy, Workload, check_positive
+from analysis.estimate import model as E
+from analysis.inputs.errors import InputError
+from analysis.inputs.types import Scenario, Strategy, Workload, check_positive
 
 
 @dataclass(frozen=True)
@@ -184,57 +183,3 @@ def _open_loop(scenario, strategy, isl, osl, rate, fit, opts) -> ServingEstimate
             break
         c = 0.5 * c + 0.5 * new
     return replace(est, concurrency=c)
-
-
-def register(sub) -> None:
-    p = sub.add_parser("serve", help="steady-state serving estimate under continuous batching")
-    p.add_argument("scenario", help="preset name, scenario YAML or scenario card")
-    p.add_argument("--strategy", required=True, help='degrees, e.g. "tp=8" or "tp=4,ep=16"')
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--concurrency", type=float, default=None,
-                   help="requests in flight (closed loop); default: as many as memory holds")
-    g.add_argument("--request-rate", type=float, default=None,
-                   help="Poisson arrivals per second (open loop)")
-    p.add_argument("--isl", type=int, default=None, help="prompt tokens (default: the "
-                                                         "scenario's longest prompt)")
-    p.add_argument("--osl", type=int, default=None, help="output tokens (default: the "
-                                                         "scenario's output length)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    from .cli import _add_estimate_options
-    _add_estimate_options(p)
-    p.set_defaults(func=cmd_serve)
-
-
-def cmd_serve(args) -> int:
-    import json
-
-    from .cli import _options, trusted_scenario
-    from .scenario import load_scenario
-
-    sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
-    s = Strategy.parse(args.strategy)
-    isl = args.isl or sc.workload.max_prompt_tokens
-    osl = args.osl or sc.workload.output_tokens
-    est = serve(sc, s, isl, osl, args.concurrency, args.request_rate, _options(args))
-    if args.json:
-        d = est.to_dict()
-        d["assumptions"] = list(sc.assumptions) + [__doc__.split("\n\n")[1].replace("\n", " ")]
-        print(json.dumps(d, indent=2))
-        return 0
-    print(f"{sc.name}: {s.label()} on {s.gpus} GPUs, {isl} prompt + {osl} output tokens, "
-          f"{est.concurrency:.4g} requests in flight ({est.mode} mode)")
-    if est.memory_limited:
-        print(f"  memory holds only {est.running:.0f} running requests: the rest queue "
-              f"({fmt.seconds(est.queue_wait_s)} wait)")
-    print(f"  iteration {fmt.seconds(est.iteration_s)} = decode {fmt.seconds(est.decode_s)} + "
-          f"interleaved prefill {fmt.seconds(est.prefill_s)}")
-    print(f"  TTFT {fmt.seconds(est.ttft_s)}, TPOT {fmt.seconds(est.tpot_s)} "
-          f"({est.tokens_per_s_per_user:.3g} tokens/s per user)")
-    print(f"  output throughput {est.output_tokens_per_s:,.0f} tokens/s "
-          f"({est.output_tokens_per_s_per_gpu:,.0f} per GPU)")
-    return 0
-
-
-from .cli import register_command  # noqa: E402
-
-register_command("serve", register)

@@ -32,7 +32,7 @@ Qualitative advice is matched against what can apply to the layout
 (:func:`analysis.report.optimisations` and the rules in :func:`_qualitative`), requirements the
 checklist never checks are named, and internal inconsistencies (degrees whose product is not the
 GPU count, one quantity stated twice with different values) are listed. Finally the plan's
-layout is put beside the one :func:`analysis.search.plan` recommends for the same scenario.
+layout is put beside the one :func:`analysis.search.planner` recommends for the same scenario.
 
 :func:`write_audit` writes ``audit.md`` (deterministic); ``python -m analysis audit PLAN.md``
 prints it (``--json`` for the machine-readable form, ``--out DIR`` to write the file).
@@ -52,20 +52,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import anatomy as A
-from . import estimate as E
-from . import fmt
-from . import search as S
-from .cards import CARD_NEEDS, scenario_dict_from_card
-from .errors import InputError, LayoutError, ParseError
-from .inputs import Scenario, Strategy
-from .loaders import scenario_from_dict
+from analysis import anatomy as A
+from analysis import fmt
+from analysis.estimate import model as E
+from analysis.inputs.errors import InputError, LayoutError, ParseError
+from analysis.inputs.read.cards import CARD_NEEDS, scenario_dict_from_card
+from analysis.inputs.read.mapping import scenario_from_dict
+from analysis.inputs.types import Scenario, Strategy
+from analysis.search import planner as S
 
 __all__ = ["QUANTITIES", "AuditResult", "Claim", "Finding", "Unreadable", "Verdict", "audit",
            "audit_dir_name", "comparison_table", "findings_table", "render_plan_md",
            "verdict_table", "write_audit"]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 # --------------------------------------------------------------------------------------------
 # What a claim is, and how each kind of claim is judged
@@ -1117,7 +1117,7 @@ _NEEDS_HARDWARE = ("Overlap communication", "FP8 KV cache", "Chunked prefill")
 
 def _qualitative(lines: list[_Line], ctx: _Ctx) -> tuple[list[Finding], list[_Line]]:
     """Findings for optimisation and communication statements; the lines no rule speaks to."""
-    from .report import optimisations
+    from analysis.report.strategy import optimisations
 
     sc, s, est = ctx.scenario, ctx.strategy, ctx.est
     opts = optimisations(sc, est, ctx.opts) if est is not None else []
@@ -1649,7 +1649,7 @@ def _cell(s: str) -> str:
 
 def render_audit(res: AuditResult, opts: E.Options | None = None) -> str:
     """The audit as markdown (deterministic)."""
-    from .report import md_table
+    from analysis.report.strategy import md_table
 
     opts = opts or E.Options()
     out: list[str] = []
@@ -1935,7 +1935,7 @@ def render_plan_md(est: E.Estimate, title: str = "LLM Parallel Strategy Deployme
     add("#### Phase 3: Pipeline Parallelism (PP)")
     add(f"- Create {s.pp} pipeline stages")
     add(f"- Each stage contains {math.ceil(m.num_layers / s.pp)} layers\n")
-    from .report import optimisations
+    from analysis.report.strategy import optimisations
 
     applies = [(n, why) for n, ok, why in optimisations(sc, est, opts) if ok]
     add("### Performance Optimization")
@@ -1983,47 +1983,7 @@ def render_plan_md(est: E.Estimate, title: str = "LLM Parallel Strategy Deployme
     return "\n".join(L) + "\n"
 
 
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
-
-def register(sub) -> None:
-    p = sub.add_parser("audit", help="audit a plan: re-derive every claim, give each a verdict")
-    p.add_argument("plan", help="a plan in the seed plan's markdown layout")
-    p.add_argument("--json", action="store_true", help="machine-readable output (claims, "
-                                                       "findings, comparison, unreadable)")
-    p.add_argument("--out", default=None, help="write DIR/audit.md (default: print it)")
-    from .cli import _add_estimate_options
-    _add_estimate_options(p)
-    p.set_defaults(func=cmd_audit)
-
-
-def cmd_audit(args) -> int:
-    import json
-
-    from .cli import _options
-
-    opts = _options(args)
-    res = write_audit(args.plan, args.out, opts) if args.out else audit(args.plan, opts)
-    if args.json:
-        print(json.dumps(res.to_dict(), indent=2, default=_json_default, ensure_ascii=False))
-        return 0
-    if args.out:
-        print(f"{res.plan_path}: {res.summary()}")
-        for v in res.verdicts:
-            if v.status == "wrong":
-                c = v.claim
-                print(f"  wrong, line {c.line_no}: {QUANTITIES[c.quantity].label}: plan "
-                      f"{c.printed or show(c.claimed_value, c.unit)}, ours {show(v.ours, c.unit)}")
-        for u in res.unreadable:
-            print(f"  could not read{f' line {u.line_no}' if u.line_no else ''}: {u.why}")
-        print(f"wrote {res.path}")
-        return 0
-    print(res.markdown)
-    return 0
-
-
-def _json_default(x):
+def json_default(x):
     if isinstance(x, (np.integer,)):
         return int(x)
     if isinstance(x, (np.floating,)):
@@ -2031,8 +1991,3 @@ def _json_default(x):
     if isinstance(x, (np.bool_,)):
         return bool(x)
     return str(x)
-
-
-from .cli import register_command  # noqa: E402  (registers at import, after register())
-
-register_command("audit", register)

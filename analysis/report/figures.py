@@ -21,8 +21,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .estimate import MEMORY_COMPONENTS
-from .inputs import Hardware
+from analysis.estimate.model import MEMORY_COMPONENTS
+from analysis.inputs.types import Hardware
 
 __all__ = [
     "plot_collectives",

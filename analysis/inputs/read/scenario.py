@@ -18,9 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, ParseError
-from .inputs import Model, Scenario
-from .loaders import (
+from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.read.mapping import (
     find_preset,
     model_from_dict,
     model_from_ref,
@@ -29,9 +28,10 @@ from .loaders import (
     scenario_from_dict,
     size_warnings,
 )
-from .loaders import (
+from analysis.inputs.read.mapping import (
     list_presets as _list_presets,
 )
+from analysis.inputs.types import Model, Scenario
 
 __all__ = ["compose_scenario", "list_presets", "load_model", "load_scenario"]
 
@@ -135,7 +135,9 @@ def _scenario_from_yaml(path: Path) -> Scenario:
 
 
 def _scenario_from_card(path: Path) -> Scenario:
-    from .cards import scenario_dict_from_card  # written in parallel; imported when needed
+    from analysis.inputs.read.cards import (
+        scenario_dict_from_card,  # written in parallel; imported when needed
+    )
 
     try:
         text = path.read_text(encoding="utf-8")

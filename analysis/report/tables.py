@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import anatomy as A
-from . import estimate as E
-from . import fmt
-from . import formulas as f
-from .inputs import Hardware, Model, Scenario, Strategy
+from analysis import anatomy as A
+from analysis import fmt
+from analysis.estimate import formulas as f
+from analysis.estimate import model as E
+from analysis.inputs.types import Hardware, Model, Scenario, Strategy
 
 __all__ = [
     "active_params_table", "anatomy_check", "anatomy_table", "collective_pivot",

@@ -36,9 +36,9 @@ from typing import Any
 
 import yaml
 
-from . import anatomy
-from .errors import InputError, ParseError
-from .inputs import (
+from analysis import anatomy
+from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.types import (
     COMPUTE_PEAK_KEY,
     Attention,
     Calibration,
@@ -51,7 +51,7 @@ from .inputs import (
     normalise_precision,
 )
 
-PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 PRESET_KINDS = ("gpus", "models", "scenarios")
 
 
@@ -790,7 +790,7 @@ def model_from_ref(ref: object, base_dir: str | Path | None = None, where: str |
                                  "a preset name, or a path to a model YAML or config.json",
                                  where)
             if path.suffix.lower() == ".json":
-                from .hf_config import load_hf_config, model_from_hf_config
+                from analysis.inputs.read.hf_config import load_hf_config, model_from_hf_config
                 cfg = load_hf_config(path)
                 return model_from_hf_config(cfg, _hf_name(path), str(path))
             data = read_yaml(path)

@@ -39,8 +39,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from .errors import InputError, ParseError
-from .inputs import COMPUTE_PEAK_KEY, normalise_precision
+from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.types import COMPUTE_PEAK_KEY, normalise_precision
 
 __all__ = ["scenario_dict_from_card"]
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import anatomy as A
-from . import estimate as E
-from . import fmt
-from . import search as S
-from .errors import LayoutError
-from .inputs import DEGREE_NAMES, Scenario, Strategy
+from analysis import anatomy as A
+from analysis import fmt
+from analysis.estimate import model as E
+from analysis.inputs.errors import LayoutError
+from analysis.inputs.types import DEGREE_NAMES, Scenario, Strategy
+from analysis.search import planner as S
 
 # --------------------------------------------------------------------------------------------
 # Small text helpers
@@ -195,8 +195,8 @@ def scalability(scenario: Scenario, p: S.Plan, est: E.Estimate, opts: E.Options)
 
 def make_figures(scenario: Scenario, p: S.Plan, est: E.Estimate, compare: list[Strategy],
                  out_dir: Path, opts: E.Options) -> dict[str, str]:
-    from . import figures as F
-    from . import tables as T
+    from analysis.report import figures as F
+    from analysis.report import tables as T
 
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import anatomy as A
-from . import estimate as E
-from . import fmt
-from .inputs import DEGREE_NAMES, Scenario, Strategy, layout_label
+from analysis import anatomy as A
+from analysis import fmt
+from analysis.estimate import model as E
+from analysis.inputs.types import DEGREE_NAMES, Scenario, Strategy, layout_label
 
 POW2 = tuple(2 ** i for i in range(11))  # 1 .. 1024
 
@@ -81,7 +81,7 @@ def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
     if scenario.fixed_gpus:
         lay = lay.subset(lay.gpus == scenario.fixed_gpus)
     if len(lay) == 0:
-        from .errors import InputError
+        from analysis.inputs.errors import InputError
 
         if scenario.fixed_gpus:
             raise InputError("scenario.fixed_gpus", scenario.fixed_gpus,
@@ -439,7 +439,7 @@ def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None
 
 
 def raise_no_layout(scenario: Scenario, table: pd.DataFrame, budget: int) -> None:
-    from .errors import MoEPlanError
+    from analysis.inputs.errors import MoEPlanError
 
     reasons = table["rejected_because"].value_counts().head(3)
     raise MoEPlanError(
@@ -503,63 +503,3 @@ def binding_constraint(scenario: Scenario, v: pd.DataFrame, best: pd.Series, kin
             "each requirement is met by some layout, but no single layout meets them all at "
             "once: relax one target or raise the GPU budget")
     return out
-
-
-def register(sub) -> None:
-    p = sub.add_parser("plan", help="search every layout and recommend one")
-    p.add_argument("scenario", help="preset name, scenario YAML or scenario card")
-    p.add_argument("--max-gpus", type=int, default=None,
-                   help="GPU budget (default: the scenario's, else 1024)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--top", type=int, default=10, help="alternatives to list (default 10)")
-    p.add_argument("--redundant-experts", default="0",
-                   help="redundant expert copies per layer to try, comma-separated (default 0)")
-    from .cli import _add_estimate_options
-    _add_estimate_options(p)
-    p.set_defaults(func=cmd_plan)
-
-
-def cmd_plan(args) -> int:
-    import json
-
-    from .cli import _options
-    from .errors import InputError
-    from .scenario import load_scenario
-
-    if args.max_gpus is not None and args.max_gpus < 1:
-        raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
-    try:
-        choices = tuple(sorted({int(x) for x in args.redundant_experts.split(",") if x.strip()}))
-    except ValueError:
-        raise InputError("--redundant-experts", args.redundant_experts, "not whole numbers",
-                         "comma-separated whole numbers >= 0, e.g. 0,16,32") from None
-    if not choices or min(choices) < 0:
-        raise InputError("--redundant-experts", args.redundant_experts, "must be >= 0",
-                         "comma-separated whole numbers >= 0, e.g. 0,16,32")
-    from .cli import trusted_scenario
-
-    sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
-    p = plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices)
-    d = p.to_dict()
-    if args.json:
-        print(json.dumps(d, indent=2, default=float, ensure_ascii=False))
-        return 0
-    for w in d["warnings"]:
-        print(f"WARNING: {w}\n")
-    rec = d["recommended"]
-    head = "RECOMMENDED" if p.feasible else "NO LAYOUT MEETS EVERY REQUIREMENT; BEST COMPROMISE"
-    print(f"{head}: {rec['layout']} ({p.recommended.describe()})")
-    for c in p.checks:
-        print(f"  {fmt.tick(c.passed)} {c.name}: {c.detail}")
-    print(f"  throughput requirement read as {p.throughput_kind}: {p.throughput_reason}")
-    if p.binding:
-        for line in p.binding["what_would_have_to_change"]:
-            print(f"  binding: {line}")
-    print(f"  {d['layouts_evaluated']} layouts evaluated, {d['layouts_rejected']} rejected, "
-          f"in {p.seconds:.2f} s")
-    return 0
-
-
-from .cli import register_command  # noqa: E402
-
-register_command("plan", register)

@@ -1,0 +1,1 @@
+"""The course on parallelism for inference: tables and figures by chapter topic."""
