@@ -309,10 +309,11 @@ def run_replica(req: Requests, caps: EngineCaps, cost: IterationCost,
 
 
 def _pop_finished(r, heaps, dstep, n_dec, ctx_base, isl, osl, now, finish) -> None:
-    """End every request of rank ``r`` whose last decode step has run."""
+    """End every request of rank ``r`` whose last decode step has run; take its share out of
+    the rank's context sum (it joined at step ``d0 = finish step - (osl - 1)``)."""
     h = heaps[r]
     while h and h[0][0] <= dstep[r]:
         step, rid = heapq.heappop(h)
         n_dec[r] -= 1
-        ctx_base[r] -= isl[rid] - (step - 0)  # undo: isl - d0, with d0 = step - (osl - 1)
+        ctx_base[r] -= isl[rid] - (step - osl[rid] + 1)
         finish(r, rid, now)

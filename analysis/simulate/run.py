@@ -5,7 +5,6 @@ return the metrics. The format is public API: ``docs/simulate.md``.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -138,7 +137,6 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
     """Predict one benchmark run. ``mapping`` holds the fields of ``docs/simulate.md``;
     relative model paths are read from ``base_dir``. Returns the metrics, with ``assumptions``
     (list of strings) and ``mode``."""
-    t0 = time.perf_counter()
     d = _mapping(mapping, "run", "a mapping with hardware, model, layout, engine, workload")
     _keys(d, RUN_KEYS, "")
     for required in ("hardware", "model", "workload"):
@@ -215,7 +213,6 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
         hw, model, strategy, opts,
         max_tokens_per_rank=max(profile.max_tokens_per_iteration, profile.max_running_requests)
         + isl_max, max_context_tokens=isl_max + osl_max)
-    t_setup = time.perf_counter() - t0
     traces = _run_replicas(req, caps, tables, conc, degrees["dp"], kind)
 
     hw_name = d["hardware"] if isinstance(d["hardware"], str) else "custom"
@@ -236,8 +233,6 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
         "memory_limited": any(t.kv_limited for t, _ in traces),
         "running_cap_limited": any(t.running_limited for t, _ in traces),
         "iterations": int(sum(t.iterations for t, _ in traces)),
-        "setup_ms": t_setup * 1e3,
-        "simulation_ms": (time.perf_counter() - t0 - t_setup) * 1e3,
         "assumptions": list(dict.fromkeys(assumptions + list(SIMPLIFICATIONS))),
     })
     return out
