@@ -220,6 +220,9 @@ class CostTables:
     prefill_memory_s: list[float]
     attention_overhead_s: float
     pp: int
+    #: (compute intercept, slope, memory intercept, slope) per sequence when the decode
+    #: tables are affine in context (no sliding window): priced without interpolation
+    decode_affine: tuple[float, float, float, float] | None = None
 
     def linear(self, tokens: float) -> float:
         """Token-linear ops of ``tokens`` tokens on the busiest rank, seconds."""
@@ -233,6 +236,9 @@ class CostTables:
         context (linear in context: exact without sliding windows)."""
         if seqs <= 0:
             return 0.0, 0.0
+        if self.decode_affine is not None:
+            c0, c1, m0, m1 = self.decode_affine
+            return seqs * (c0 + c1 * mean_context), seqs * (m0 + m1 * mean_context)
         return (seqs * _interp(self.context, self.decode_compute_s, mean_context),
                 seqs * _interp(self.context, self.decode_memory_s, mean_context))
 
@@ -283,4 +289,17 @@ def iteration_cost_tables(hw: Hardware, model: Model, strategy: Strategy, opts: 
     overhead = float(np.max(np.asarray(dec.overhead_s) + np.zeros(len(ctx))))
     return CostTables(tok.tolist(), linear.tolist(), head.tolist(), ctx.tolist(),
                       dec.compute_s.tolist(), dec.memory_s.tolist(), pre_c.tolist(),
-                      pre_m.tolist(), overhead, int(s.pp))
+                      pre_m.tolist(), overhead, int(s.pp),
+                      _affine(ctx, dec.compute_s, dec.memory_s))
+
+
+def _affine(x: np.ndarray, *ys: np.ndarray) -> tuple[float, ...] | None:
+    """(intercept, slope) of each ``y`` over ``x`` when every one is a straight line (to
+    1e-9 relative), else None."""
+    out: list[float] = []
+    for y in ys:
+        slope, icpt = np.polyfit(x, y, 1)
+        if np.max(np.abs(icpt + slope * x - y)) > 1e-9 * max(np.max(np.abs(y)), 1e-30):
+            return None
+        out += [float(icpt), float(slope)]
+    return tuple(out)

@@ -192,11 +192,15 @@ def run_replica(req: Requests, caps: EngineCaps, cost: IterationCost,
 
             def stretch_s(k: int) -> float:
                 worst = 0.0
+                seen = set()        # ranks in the same state (waves) are priced once
                 for r in range(R):
                     nd = n_dec[r]
                     if nd:
-                        mean_ctx = (ctx_base[r] + nd * (dstep[r] + (k + 1) / 2)) / nd
-                        c, m = cost.decode_attention(nd, mean_ctx)
+                        ctx_sum = ctx_base[r] + nd * (dstep[r] + (k + 1) / 2)
+                        if (nd, ctx_sum) in seen:
+                            continue
+                        seen.add((nd, ctx_sum))
+                        c, m = cost.decode_attention(nd, ctx_sum / nd)
                         worst = max(worst, cost.attention_s(c, m) + cost.head(nd))
                 return cost.iteration_s(max(n_dec), worst) + overhead
 
