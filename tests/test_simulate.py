@@ -386,3 +386,12 @@ def test_a_toy_memory_that_holds_one_request_at_a_time_is_memory_limited():
     budget = C.memory_budget(chip, TOY_MOE, s, BALANCED, 512)
     assert budget.kv_bytes_per_token == pytest.approx(2 * 2 * 8 * 128 * 2)   # K+V, 2 layers
     assert budget.weights_bytes == pytest.approx(54_454_272)
+
+
+def test_a_sliding_window_model_runs():
+    # gpt-oss alternates sliding-window layers: its attention tables are built one context at
+    # a time, and decode attention is not affine in context
+    out = simulate_run({"hardware": "H100-SXM", "model": "gpt-oss-20b", "layout": "tp1",
+                        "engine": "vllm", "workload": {"isl": 2048, "osl": 64, "arrival": {
+                            "kind": "burst", "num_requests": 8}}})
+    assert out["gpus"] == 1 and out["ttft_ms_mean"] > 0

@@ -268,29 +268,44 @@ def iteration_cost_tables(hw: Hardware, model: Model, strategy: Strategy, opts: 
     ctx = token_grid(max(int(max_context_tokens), 2))
     dp_attn = float(s.dp_attn)
 
-    def lay(n: int) -> E.Layouts:
-        return E.Layouts.from_strategies([s] * n)
-
     # token-linear ops: T tokens per rank, one query token each, no context
-    ops = E.stage_ops(hw, model, lay(len(tok)), opts, seqs_per_group=dp_attn * tok,
-                      query_tokens_per_seq=1, phase="decode", context_tokens=0.0)
+    ops = E.stage_ops(hw, model, E.Layouts.from_strategies([s] * len(tok)), opts,
+                      seqs_per_group=dp_attn * tok, query_tokens_per_seq=1, phase="decode",
+                      context_tokens=0.0)
     gpu = sum(ops[o].time_s for o in TOKEN_LINEAR_OPS if o not in E.COMM_OPS)
     comm = sum(ops[o].time_s for o in E.COMM_OPS)
     linear = gpu + f.exposed_comm_time_s(comm, gpu, opts.overlap_fraction)
     head = ops["head"].time_s
-    # decode attention: one sequence per rank at each context
-    dec = E.stage_ops(hw, model, lay(len(ctx)), opts, seqs_per_group=dp_attn,
-                      query_tokens_per_seq=1, phase="decode", context_tokens=ctx)["attention_core"]
-    # prefill attention: one whole prompt of S tokens per rank
-    pre = E.stage_ops(hw, model, lay(len(ctx)), opts, seqs_per_group=dp_attn,
-                      query_tokens_per_seq=np.maximum(ctx, 1.0), phase="prefill")["attention_core"]
-    pre_c = np.where(ctx > 0, pre.compute_s, 0.0)
-    pre_m = np.where(ctx > 0, pre.memory_s, 0.0)
-    overhead = float(np.max(np.asarray(dec.overhead_s) + np.zeros(len(ctx))))
+    if model.attention.sliding_layers:
+        # the sliding-window terms take one context at a time: a coarser grid, scalar calls
+        ctx = token_grid(max(int(max_context_tokens), 2), points=24)
+        cols = [_attention_core(hw, model, s, opts, float(c)) for c in ctx]
+        dec_c, dec_m, pre_c, pre_m, over = (np.array(x) for x in zip(*cols, strict=True))
+    else:
+        dec_c, dec_m, pre_c, pre_m, over = _attention_core(hw, model, s, opts, ctx)
+    pre_c = np.where(ctx > 0, pre_c, 0.0)
+    pre_m = np.where(ctx > 0, pre_m, 0.0)
     return CostTables(tok.tolist(), linear.tolist(), head.tolist(), ctx.tolist(),
-                      dec.compute_s.tolist(), dec.memory_s.tolist(), pre_c.tolist(),
-                      pre_m.tolist(), overhead, int(s.pp),
-                      _affine(ctx, dec.compute_s, dec.memory_s))
+                      dec_c.tolist(), dec_m.tolist(), pre_c.tolist(), pre_m.tolist(),
+                      float(np.max(over)), int(s.pp), _affine(ctx, dec_c, dec_m))
+
+
+def _attention_core(hw: Hardware, model: Model, s: Strategy, opts: E.Options, ctx):
+    """Attention core per rank at context(s) ``ctx``: one decode sequence (compute s, memory
+    s) and one whole causal prompt of ``ctx`` tokens (compute s, memory s), and the op's
+    fixed cost."""
+    n = len(np.atleast_1d(ctx))
+    lay = E.Layouts.from_strategies([s] * n)
+    dec = E.stage_ops(hw, model, lay, opts, seqs_per_group=float(s.dp_attn),
+                      query_tokens_per_seq=1, phase="decode", context_tokens=ctx)["attention_core"]
+    pre = E.stage_ops(hw, model, lay, opts, seqs_per_group=float(s.dp_attn),
+                      query_tokens_per_seq=np.maximum(ctx, 1.0) if n > 1 else max(ctx, 1.0),
+                      phase="prefill")["attention_core"]
+    over = np.asarray(dec.overhead_s) + np.zeros(n)
+    if n == 1 and np.ndim(ctx) == 0:
+        return (float(dec.compute_s[0]), float(dec.memory_s[0]), float(pre.compute_s[0]),
+                float(pre.memory_s[0]), float(over[0]))
+    return dec.compute_s, dec.memory_s, pre.compute_s, pre.memory_s, over
 
 
 def _affine(x: np.ndarray, *ys: np.ndarray) -> tuple[float, ...] | None:
