@@ -384,6 +384,38 @@ def cmd_validate(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------ simulate
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from analysis.simulate.run import simulate_file
+
+    out = simulate_file(args.run)
+    if args.json:
+        print(_json(out))
+        return 0
+    eng = out["engine"]
+    wl = out["workload"]
+    print(f"{out['name']}: {out['model']} on {out['gpus']} x {out['hardware']}, layout "
+          f"{out['layout']}, {eng['name']} {eng['version']} ({out['mode']} mode)")
+    print(f"  {wl['num_requests']} requests, {wl['kind']}, prompt {wl['isl_mean']:.0f} + output "
+          f"{wl['osl_mean']:.0f} tokens (mean); {out['iterations']:,} iterations in "
+          f"{out['duration_s']:.3g} s")
+    print(f"  {'ms':<14} {'mean':>10} {'median':>10} {'p90':>10} {'p99':>10}")
+    for key in ("ttft", "tpot", "itl", "e2e_latency"):
+        vals = " ".join(f"{out[f'{key}_ms_{s}']:>10.4g}" for s in ("mean", "median", "p90", "p99"))
+        print(f"  {key:<14} {vals}")
+    print(f"  output {out['output_tokens_per_s']:,.0f} tokens/s "
+          f"({out['output_tokens_per_s_per_gpu']:,.0f} per GPU), total "
+          f"{out['total_tokens_per_s']:,.0f} tokens/s, {out['requests_per_s']:.3g} requests/s")
+    print(f"  KV pool {out['kv_capacity_tokens_per_rank']:,} tokens per rank, peak use "
+          f"{out['kv_peak_use_fraction']:.0%}"
+          + ("; memory limited the running batch" if out["memory_limited"] else ""))
+    print("  assumptions:")
+    for a in out["assumptions"]:
+        print(f"    - {a}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------ main
 
 def _add_estimate_options(p: argparse.ArgumentParser) -> None:
@@ -424,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("check", help="read a scenario and list its assumptions and warnings")
     v.add_argument("scenario", help="preset name, scenario YAML or scenario card")
     v.set_defaults(func=cmd_check)
+
+    r = sub.add_parser("simulate", help="predict one benchmark run of a serving engine "
+                                        "(docs/simulate.md)")
+    r.add_argument("run", help="run YAML: hardware, gpus, model, layout, engine, workload")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+    r.set_defaults(func=cmd_simulate)
 
     for register in (_register_plan, _register_serve, _register_sensitivity, _register_audit,
                      _register_validate):

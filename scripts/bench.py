@@ -50,6 +50,15 @@ def main() -> None:
           f"{len(sc.workload.prompt_lengths_tokens)} prompt lengths) in {t:.3f} s = "
           f"{n_valid / t:,.0f} valid layouts/s")
 
+    from analysis.simulate.run import simulate_run
+    run = {"hardware": "H100-SXM", "gpus": 8, "model": "mixtral-8x7b", "layout": "tp=8",
+           "engine": {"name": "vllm", "version": "0.8.5"},
+           "workload": {"isl": 1024, "osl": 1024, "arrival": {"kind": "poisson", "rate": 4,
+                                                              "num_requests": 500}}}
+    t = best_of(lambda: simulate_run(run))
+    print(f"simulate 500 requests (Poisson, Mixtral tp=8, vLLM V1), setup included: "
+          f"{t * 1e3:.1f} ms")
+
 
 if __name__ == "__main__":
     main()
