@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.read.presets import load_json_text
 from analysis.inputs.types import Attention, Model, normalise_precision
 
 SUPPORTED_MODEL_TYPES = ("mixtral", "deepseek_v2", "deepseek_v3", "qwen2_moe", "qwen3_moe",
@@ -28,8 +29,6 @@ LAYER_ORDER_NOTE = ("dense and MoE layers are not contiguous in this model: coun
 
 def load_hf_config(path: str | Path) -> dict[str, Any]:
     """Read a ``config.json``; ParseError (with the line) when it is not valid JSON."""
-    from analysis.inputs.read.mapping import load_json_text
-
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
