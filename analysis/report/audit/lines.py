@@ -1,4 +1,5 @@
-"""A plan's lines and sections: each non-empty line outside code fences with its section kind
+"""A plan's lines and sections, through the shared markdown splitter
+(:mod:`analysis.inputs.read.markdown`): each line outside code fences with its section kind
 (hardware, model, ..., performance, checklist), key, value and tick."""
 
 from __future__ import annotations
@@ -6,10 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s*(.*?)\s*#*\s*$")
-_BULLET_RE = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
-_TICK_RE = re.compile(r"^\s*(?:[-*+•]\s*)?(✓|✔|☑|✅|\[[xX]\]|✗|✘|❌|☐|\[ \])\s*")
-_TICK_TRUE = {"✓", "✔", "☑", "✅", "[x]", "[X]"}
+from analysis.inputs.read import markdown as md
 
 #: Section kinds of the plan's layout, recognised by title words (first match wins).
 _SECTION_RULES = [
@@ -45,11 +43,6 @@ def _section_kind(title: str) -> str | None:
     return None
 
 
-def _clean(s: str) -> str:
-    s = s.replace("**", "").replace("__", "").replace("`", "")
-    return re.sub(r"\s+", " ", s).strip()
-
-
 @dataclass
 class Line:
     no: int
@@ -70,17 +63,6 @@ class Section:
     last: int
 
 
-def _heading(raw: str) -> tuple[int, str] | None:
-    """(level, title) of a markdown heading or of a bold line that names a section kind."""
-    h = _HEADING_RE.match(raw)
-    if h:
-        return len(h.group(1)), _clean(h.group(2))
-    bold = re.fullmatch(r"\s*\*\*([^*]+)\*\*\s*:?\s*", raw)
-    if bold and _section_kind(bold.group(1)):
-        return 3, _clean(bold.group(1))
-    return None
-
-
 def _heading_kind(level: int, title: str, parent: str | None) -> str:
     """A heading's section kind; a sub-heading with no kind of its own inherits its parent's."""
     k = _section_kind(title)
@@ -94,59 +76,26 @@ def _heading_kind(level: int, title: str, parent: str | None) -> str:
     return k
 
 
-def _body(no: int, raw: str, kind: str, title: str) -> Line:
-    """A body line without its bullet, tick and bold, split into key and value."""
-    tm = _TICK_RE.match(raw)
-    tick = None
-    if tm:
-        tick = tm.group(1) in _TICK_TRUE
-        body = raw[tm.end():]
-    else:
-        body = _BULLET_RE.sub("", raw, count=1)
-    t = _clean(body)
-    key, value = "", t
-    if t.startswith("|"):
-        cells = [c.strip() for c in t.strip("|").split("|")]
-        if len(cells) >= 2:
-            key, value = cells[0].lower(), " ".join(cells[1:])
-    else:
-        m = re.match(r"^([^:：]{1,80}?)\s*[:：]\s*(.*)$", t)
-        if m and not re.match(r"^\d+$", m.group(1)):
-            key, value = m.group(1).lower(), m.group(2)
-    return Line(no, raw, t, key, value, tick, kind, title)
-
-
-def _skipped(raw: str) -> bool:
-    """Blank lines, table separators and horizontal rules."""
-    return (not raw.strip() or bool(re.match(r"^\s*\|?\s*:?-{3,}", raw))
-            or bool(re.match(r"^\s*(?:[-*_]\s*){3,}$", raw)))
-
-
 def split_plan(text: str) -> tuple[list[Line], list[Section]]:
-    """Every non-empty, non-heading line with its section; the sections with their line span."""
+    """Every non-empty, non-heading line outside code with its section kind; the sections with
+    their line span (from the heading to the line before the next heading)."""
+    doc = md.split(text, pseudo_heading=lambda t: _section_kind(t) is not None, pseudo_level=3,
+                   equals=False)
     lines: list[Line] = []
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
+    kind_of: dict[int, str] = {}       # id(markdown section) -> kind
     kind, title = "preamble", ""
-    in_fence = False
-    for no, raw in enumerate(text.splitlines(), start=1):
-        if re.match(r"^\s*(```|~~~)", raw):
-            in_fence = not in_fence
-            continue
-        if in_fence or _skipped(raw):
-            continue
-        h = _heading(raw)
-        if h:
-            level, title = h
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            kind = _heading_kind(level, title, stack[-1][1] if stack else None)
-            stack.append((level, kind))
+    for ev in doc.events():
+        if isinstance(ev, md.Section):
+            parent = kind_of.get(id(ev.parent)) if ev.parent is not None else None
+            kind, title = _heading_kind(ev.level, ev.title, parent), ev.title
+            kind_of[id(ev)] = kind
             if sections:
-                sections[-1].last = no - 1
-            sections.append(Section(title, kind, no, no))
+                sections[-1].last = ev.no - 1
+            sections.append(Section(title, kind, ev.no, ev.no))
             continue
-        lines.append(_body(no, raw, kind, title))
+        lines.append(Line(ev.no, ev.raw, ev.text, (ev.key or "").lower(), ev.value, ev.tick,
+                          kind, title))
         if sections:
-            sections[-1].last = no
+            sections[-1].last = ev.no
     return lines, sections
