@@ -61,23 +61,12 @@ from analysis.report.audit.lines import OUTPUT_KINDS, split_plan
 from analysis.report.audit.ours import Ctx
 from analysis.report.audit.quantities import QUANTITIES, Claim, Finding, show  # noqa: F401
 from analysis.report.audit.render import render_audit, what_was_read
-from analysis.report.audit.result import AuditResult
+from analysis.report.audit.result import REPO_ROOT, AuditResult, display_path  # noqa: F401
 from analysis.search import planner as S
 
 __all__ = ["QUANTITIES", "AuditResult", "audit", "audit_dir_name", "display_path",
            "json_default", "show", "write_audit"]
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def display_path(path: str | os.PathLike) -> str:
-    """The plan's path relative to the repository when it lies inside it (so the audit text does
-    not depend on the working directory), else as given."""
-    p = Path(path)
-    try:
-        return p.resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def audit_dir_name(plan_path: str | os.PathLike) -> str:
@@ -160,8 +149,11 @@ def _comparison(ctx: Ctx, claims: list[Claim]) -> dict:
 
 
 def audit(plan_path: str | os.PathLike, opts: E.Options | None = None,
-          text: str | None = None) -> AuditResult:
+          text: str | None = None, card: str | os.PathLike | None = None) -> AuditResult:
     """Read a plan, judge every claim, check the qualitative advice, compare with our plan.
+
+    ``card`` is the scenario (card, YAML or preset) the plan was written from: with it, a plan
+    that does not restate the hardware, model, workload or requirements is still checkable.
 
     Raises :class:`ParseError` for an empty file or one that is not a plan at all; a partial
     plan is audited as far as it can be, with what could not be read listed.
@@ -178,7 +170,7 @@ def audit(plan_path: str | os.PathLike, opts: E.Options | None = None,
                     | set(OUTPUT_KINDS)):
         raise ParseError(shown, f"not a plan: no section of the seed plan's layout was found; "
                                 f"{PLAN_NEEDS}")
-    inputs = read_inputs(text, shown, lines)
+    inputs = read_inputs(text, shown, lines, None if card is None else str(card))
     unreadable = list(inputs.unreadable)
     claims, rest = extract(lines, unreadable)
     sc, s = inputs.scenario, inputs.strategy
@@ -197,9 +189,10 @@ def audit(plan_path: str | os.PathLike, opts: E.Options | None = None,
 
 
 def write_audit(plan_path: str | os.PathLike, out_dir: str | os.PathLike,
-                opts: E.Options | None = None) -> AuditResult:
+                opts: E.Options | None = None, card: str | os.PathLike | None = None
+                ) -> AuditResult:
     """Audit ``plan_path`` and write ``out_dir/audit.md`` (via a temporary name)."""
-    res = audit(plan_path, opts)
+    res = audit(plan_path, opts, card=card)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "audit.md.tmp"

@@ -7,15 +7,18 @@ rest of the plan is still audited."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from analysis.inputs.errors import InputError, ParseError
 from analysis.inputs.read.cards import CARD_NEEDS, scenario_dict_from_card
 from analysis.inputs.read.mapping import scenario_from_dict
+from analysis.inputs.read.scenario import load_scenario
 from analysis.inputs.types import Scenario, Strategy
-from analysis.report.audit.lines import PART_OF_KIND, Line
+from analysis.report.audit.layout import read_layout
+from analysis.report.audit.lines import Line
 from analysis.report.audit.quantities import Unreadable
+from analysis.report.audit.result import display_path
 
 _HW_STUB = ("\n\n## Hardware Environment (placeholder: the plan's could not be read)\n"
             "- GPU Compute Power: 1 TFlops\n- Single-card VRAM: 1000 GB\n"
@@ -68,9 +71,11 @@ def _read_card(rows: list[str], path: str, kind_of: dict[int, str],
             return scenario_dict_from_card("\n".join(rows) + "".join(stubs), path)
         except ParseError as e:
             if e.line and e.line <= len(rows) and rows[e.line - 1].strip():
-                unreadable.append(Unreadable(e.line, rows[e.line - 1].strip(), _short(e.why)))
-                part = PART_OF_KIND.get(kind_of.get(e.line, ""), "model")
-                missing.setdefault(part, f"line {e.line} could not be read: {_short(e.why)}")
+                # one stray line never voids its section: it is reported and left out; a
+                # field it leaves unstated is then missing (the reader says so)
+                if kind_of.get(e.line) != "strategy":     # the layout is read apart
+                    unreadable.append(Unreadable(e.line, rows[e.line - 1].strip(),
+                                                 _short(e.why)))
                 rows[e.line - 1] = ""
                 continue
             if not _stub_for(_short(e.why), stubs, unreadable, missing):
@@ -90,49 +95,54 @@ def _fill_defaults(data: dict, missing: dict[str, str]) -> None:
         wl["prompt_tokens"] = 1
     if not data.get("requirements"):
         missing.setdefault("requirements", "no requirement stated")
-    if "current_strategy" not in data:
-        missing.setdefault("layout", "no parallel degrees stated (a 'Recommended Parallel "
-                                     "Strategy' section with EP / TP / PP lines)")
 
 
 def _scenario(data: dict, path: str, unreadable: list[Unreadable],
               missing: dict[str, str]) -> Scenario | None:
-    """The scenario; an invalid layout is dropped (and reported) so the rest still builds."""
-    for _ in range(2):
-        try:
-            return scenario_from_dict(data, path, Path(path).parent)
-        except InputError as e:
-            if "current_strategy" in data and "strategy" in str(e.field):
-                unreadable.append(Unreadable(None, "Recommended Parallel Strategy", str(e)))
-                missing.setdefault("layout", str(e))
-                data.pop("current_strategy")
-                continue
-            unreadable.append(Unreadable(None, "inputs", str(e)))
-            missing.setdefault("model", str(e))
-            break
-    return None
+    """The scenario without a layout (the layout is read apart, :mod:`.layout`)."""
+    data.pop("current_strategy", None)
+    try:
+        return scenario_from_dict(data, path, Path(path).parent)
+    except InputError as e:
+        unreadable.append(Unreadable(None, "inputs", str(e)))
+        for part in ("hardware", "model", "workload", "requirements"):
+            missing.setdefault(part, f"no scenario could be built: {e}")
+        return None
 
 
-def read_inputs(text: str, path: str, lines: list[Line]) -> Inputs:
-    """The scenario and layout of a plan, with what could not be read and why."""
+def _with_layout(inputs: Inputs, lines: list[Line]) -> Inputs:
+    """The plan's own layout (:func:`.layout.read_layout`), with what could not be read."""
+    lay = read_layout(lines)
+    inputs.unreadable += lay.unreadable
+    inputs.assumptions += lay.notes
+    if lay.strategy is None:
+        inputs.missing.setdefault("layout", lay.missing or "no layout could be read")
+    inputs.strategy = lay.strategy
+    return inputs
+
+
+def read_inputs(text: str, path: str, lines: list[Line], card: str | None = None) -> Inputs:
+    """The scenario and layout of a plan, with what could not be read and why. With ``card``
+    (the scenario card or YAML the plan was written from) the scenario is the card's and the
+    plan's own input sections are not needed; the layout is always the plan's."""
+    if card is not None:
+        scenario = replace(load_scenario(card), current_strategy=None)
+        note = f"inputs read from the card {display_path(card)}"
+        return _with_layout(Inputs(scenario, None, {}, [], [note]), lines)
     rows = text.splitlines()
     kind_of = {ln.no: ln.kind for ln in lines}
     unreadable: list[Unreadable] = []
     missing: dict[str, str] = {}
     data, assumptions = _read_card(rows, path, kind_of, unreadable, missing)
     if data is None:
-        for part in ("hardware", "model", "workload", "requirements", "layout"):
+        for part in ("hardware", "model", "workload", "requirements"):
             missing.setdefault(part, "the inputs could not be read, so no scenario was built")
-        return Inputs(None, None, missing, unreadable, [])
+        return _with_layout(Inputs(None, None, missing, unreadable, []), lines)
     _fill_defaults(data, missing)
     scenario = _scenario(data, path, unreadable, missing)
-    strategy = scenario.current_strategy if scenario is not None else None
-    if "layout" in missing:
-        strategy = None     # a degree could not be read: the layout would be a guess
-    if strategy is None:
-        missing.setdefault("layout", "no layout could be read")
     n_rows = len(rows)
     keep = [a for a in assumptions if not a.startswith("sections ignored")
             and "restated as" not in a and "placeholder" not in a
+            and not a.startswith("current strategy") and "taken as the current strategy" not in a
             and all(int(x) <= n_rows for x in re.findall(r"\bline (\d+)", a))]
-    return Inputs(scenario, strategy, missing, unreadable, keep)
+    return _with_layout(Inputs(scenario, None, missing, unreadable, keep), lines)

@@ -38,6 +38,10 @@ def judge(c: Claim, ctx: Ctx) -> Verdict:
             what = "the layout cannot run" if part == "estimate" else f"the plan's {part}"
             return Verdict(c, "not checkable", None, None, tol,
                            f"needs {what}, which could not be read: {ctx.missing[part]}")
+    if ctx.scenario is None and set(q.needs) - {"layout"}:
+        # the parts were read, yet no scenario could be built from them
+        why = next(iter(ctx.missing.values()), "no scenario could be built")
+        return Verdict(c, "not checkable", None, None, tol, f"needs a scenario: {why}")
     try:
         value, why = ours(c, ctx)
     except NotCheckable as e:

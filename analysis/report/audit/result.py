@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.inputs.types import Scenario, Strategy
 from analysis.report.audit.quantities import Finding, Unreadable, Verdict
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """The plan's path relative to the repository when it lies inside it (so the audit text does
+    not depend on the working directory), else as given."""
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
 
 
 @dataclass
