@@ -91,3 +91,69 @@ def test_a_stray_line_does_not_void_the_model(tmp_path):
     res = AU.audit(p)
     assert not res.read["model"].startswith("NOT READ")
     assert _status(res) == _status(AU.audit(SEED_PLAN))
+
+
+# --------------------------------------------------------------------------------------------
+# One plan judged claim by claim, each expected verdict written beside its claim
+# --------------------------------------------------------------------------------------------
+
+CLAIM_BY_CLAIM = {
+    # (line, quantity): verdict                       why
+    (6, "gpu_count"): "confirmed",                    # EP 16 x TP 4, TP within each expert
+    (9, "ttft"): "confirmed",                         # "<600 s" is an achieved upper bound
+    (10, "ttft_target"): "confirmed",                 # the card's TTFT target is 10 s
+    (11, "throughput_per_gpu"): "wrong",              # 98.4 tokens/ms, far above ours
+    (11, "throughput_target"): "confirmed",           # the card's 100 tokens/ms
+    (12, "memory_free"): "confirmed",                 # headroom: 64 GB - 1.82 GB used = 62.2
+    (13, "bandwidth_utilization"): "confirmed",       # the card's 80%, an input
+    (14, "memory_per_gpu"): "wrong",                  # the seed's total / 64 error
+}
+
+
+def test_claim_by_claim():
+    res = AU.audit(PLANS / "claim-by-claim-plan.md", card=SEED_PLAN)
+    got = {(v.claim.line_no, v.claim.quantity): v.status for v in res.verdicts}
+    assert got == CLAIM_BY_CLAIM
+    # the code in the fence is not read as a claim (no "experts per GPU" = 7)
+    tick = [f for f in res.findings if f.line_no == 11]
+    assert tick and tick[0].verdict == "inconsistent" and "falls short" in tick[0].why
+    (ttft,) = [v for v in res.verdicts if v.claim.quantity == "ttft"]
+    assert ttft.claim.bound == "upper"
+
+
+# --------------------------------------------------------------------------------------------
+# Property: one garbage line anywhere never changes the verdicts of the other claims
+# --------------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+EXAMPLES = [SEED_PLAN, PLANS / "claim-by-claim-plan.md"]
+_GARBAGE = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
+    .filter(lambda t: not t.lstrip().startswith(("#", "```", "~~~", "|", "-", "*", "✓", "[")))
+    .map(lambda t: t.replace("\n", " ")),
+    st.builds(lambda k, v: f"- {k}: {v}",
+              st.sampled_from(["Note", "Expert Parameters", "Misc", "Remark", "Owner"]),
+              st.sampled_from(["0.62GB", "banana", "see below", "~3", "n/a", "TBD"])),
+)
+
+
+def _verdicts(text, tmp, card):
+    p = tmp / "plan.md"
+    p.write_text(text, encoding="utf-8")
+    res = AU.audit(p, card=card)
+    return {(v.claim.text, v.claim.quantity): v.status for v in res.verdicts}
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.integers(0, len(EXAMPLES) - 1), where=st.floats(0, 1), garbage=_GARBAGE)
+def test_one_garbage_line_changes_no_other_verdict(tmp_path, which, where, garbage):
+    plan = EXAMPLES[which]
+    card = SEED_PLAN if plan != SEED_PLAN else None
+    lines = plan.read_text(encoding="utf-8").splitlines()
+    before = _verdicts("\n".join(lines), tmp_path, card)
+    at = 1 + int(where * (len(lines) - 1))
+    after = _verdicts("\n".join(lines[:at] + [garbage] + lines[at:]), tmp_path, card)
+    assert {k: v for k, v in after.items() if k in before} == before

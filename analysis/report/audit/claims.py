@@ -29,13 +29,38 @@ def _lhs_rhs(value: str) -> tuple[str, str]:
     return (value[:m.start()], value[m.end():]) if m else (value, "")
 
 
+_TRAILING_TICK = re.compile(r"(✓|✔|✅|✗|✘|❌)\s*$")
+_ACHIEVED = re.compile(r"achiev|actual|expected|estimat|project|predict|measured|result")
+_TARGET = re.compile(r"target|requirement|\bslo\b|\bsla\b|goal|required")
+
+
+def _ticked(ln: Line) -> bool | None:
+    if ln.tick is not None:
+        return ln.tick
+    m = _TRAILING_TICK.search(ln.text)
+    return None if m is None else m.group(1) in "✓✔✅"
+
+
 def _claim(ln: Line, quantity: str, num: Num | None, detail: str = "",
-           value: float | bool | None = None) -> Claim:
+           value: float | bool | None = None, bound: str = "") -> Claim:
     q = QUANTITIES[quantity]
     if num is None:
-        return Claim(ln.section, ln.no, ln.text, quantity, value, q.unit, "", 0.0, False, detail)
+        return Claim(ln.section, ln.no, ln.text, quantity, value, q.unit, "", 0.0, False, detail,
+                     bound, _ticked(ln))
     return Claim(ln.section, ln.no, ln.text, quantity, num.value, q.unit, num.printed,
-                 num.rounding, num.approximate, detail)
+                 num.rounding, num.approximate, detail, bound, _ticked(ln))
+
+
+def _bare_target(rhs: str, like: Num) -> Num | None:
+    """"(target 100)" after "98.4 tokens/ms": a bare number in the unit of the value before."""
+    m = re.search(rf"^\W*{NUM}", rhs)
+    if m is None:
+        return None
+    scale = like.value / float(re.sub(r"[^\d.]", "", like.printed.split()[0].lstrip("~≈")) or 1)
+    text = m.group(1).replace(",", "")
+    dec = len(text.split(".")[1]) if "." in text else 0
+    return Num(float(text) * scale, 0.5 * 10.0**-dec * scale, m.group(1), False, m.start(1),
+               m.end(1))
 
 
 def _throughput_scope(text: str) -> tuple[str, str]:
@@ -64,7 +89,8 @@ def extract(lines: list[Line], unreadable: list[Unreadable]) -> tuple[list[Claim
         low = t.lower()
         before = len(claims)
         if ln.kind == "model":
-            if re.search(r"param|weights", k) and not re.search(r"bytes|precision", k):
+            if re.search(r"param|weights", k) and not re.search(r"bytes|precision", k) \
+                    and not re.search(r"\d\s*[KMGT]i?B\b", v):   # bytes, not a count
                 got = params_in(v)
                 q = "params_active" if re.search(r"activ", k) else "params_total"
                 if got:
@@ -104,8 +130,13 @@ def _keyed_claims(ln: Line, garbled) -> list[Claim]:
     low = t.lower()
     out: list[Claim] = []
     lhs, rhs = _lhs_rhs(v)
-    if re.search(r"memory|vram|hbm", k) and re.search(r"util|efficien|usage|used|%", k + " " + v) \
-            and percents_in(v):
+    if re.search(r"bandwidth|\bmbu\b", k) and re.search(r"util|efficien", k) and percents_in(v):
+        out.append(_claim(ln, "bandwidth_utilization", percents_in(v)[0]))
+    elif re.search(r"memory|vram|hbm", k) and re.search(r"headroom|free|remaining|spare|left"
+                                                        r"|available", k) and bytes_in(v):
+        out.append(_claim(ln, "memory_free", bytes_in(v)[0]))
+    elif re.search(r"memory|vram|hbm", k) and re.search(r"util|efficien|usage|used|%",
+                                                        k + " " + v) and percents_in(v):
         out.append(_claim(ln, "memory_utilization", percents_in(v)[0]))
     elif re.search(r"kv[\s-]*cache", k) and re.search(r"per[\s-]*gpu|/\s*gpu|memory|size", k):
         got = bytes_in(v)
@@ -119,9 +150,16 @@ def _keyed_claims(ln: Line, garbled) -> list[Claim]:
     elif re.search(r"prefill", k) and re.search(r"time|latency|duration", k):
         got = times_in(v)
         out.append(_claim(ln, "prefill_time", got[0])) if got else garbled(ln, "prefill time")
+    elif re.search(r"ttft|time to first token|first[\s-]token", k) and _TARGET.search(k) \
+            and not _ACHIEVED.search(k) and times_in(v):
+        out.append(_claim(ln, "ttft_target", times_in(v)[0]))
     elif re.search(r"ttft|time to first token|first[\s-]token", k):
         got = times_in(lhs)
-        if got:
+        upper = not got and re.match(r"^\s*(?:<|≤|<=|under|below)", v) and times_in(rhs)
+        if upper:      # "TTFT Achievement: <6 s": an achieved value of at most 6 s
+            out.append(_claim(ln, "ttft", times_in(rhs)[0], bound="upper"))
+            rhs = ""
+        elif got:
             out.append(_claim(ln, "ttft", got[0]))
         else:
             garbled(ln, "TTFT")
@@ -139,8 +177,8 @@ def _keyed_claims(ln: Line, garbled) -> list[Claim]:
                               else "throughput_total", got[0], detail=kind))
         else:
             garbled(ln, "throughput")
-        tgt = throughputs_in(rhs)
-        if tgt:
+        tgt = throughputs_in(rhs) or ([_bare_target(rhs, got[0])] if got and rhs else [])
+        if tgt and tgt[0] is not None:
             out.append(_claim(ln, "throughput_target", tgt[0]))
     elif re.search(r"expert", k) and re.search(r"util|activ|usage|sparsity", k) and percents_in(v):
         out.append(_claim(ln, "expert_utilization", percents_in(v)[0]))

@@ -142,6 +142,25 @@ def _tick_findings(claims: list[Claim], ctx: Ctx) -> list[Finding]:
     return out
 
 
+def _trailing_tick_findings(claims: list[Claim]) -> list[Finding]:
+    """A tick beside an output line whose own value fails its own target
+    ("98.4 tokens/ms (target 100) ✓")."""
+    out = []
+    pairs = {"throughput_total": ("throughput_target", -1), "throughput_per_gpu":
+             ("throughput_target", -1), "ttft": ("ttft_target", 1)}
+    for c in claims:
+        if c.quantity not in pairs or not c.ticked or c.section.lower().find("checklist") >= 0:
+            continue
+        tgt_q, sign = pairs[c.quantity]
+        tgt = next((x for x in claims if x.line_no == c.line_no and x.quantity == tgt_q), None)
+        if tgt is not None and (c.claimed_value - tgt.claimed_value) * sign > c.rounding:
+            out.append(Finding("consistency", c.line_no, c.text, "inconsistent", True,
+                               f"ticked as met, but the line's own figure {c.printed} "
+                               f"{'exceeds' if sign > 0 else 'falls short of'} its target "
+                               f"{tgt.printed}"))
+    return out
+
+
 def _repeat_findings(claims: list[Claim], ctx: Ctx) -> list[Finding]:
     """One quantity stated twice with values that cannot both round from one number; a memory
     utilisation that follows from the plan's memory per GPU."""
@@ -175,4 +194,5 @@ def _repeat_findings(claims: list[Claim], ctx: Ctx) -> list[Finding]:
 def consistency_findings(claims: list[Claim], ctx: Ctx) -> list[Finding]:
     """Every internal inconsistency of the plan (and the consistencies worth saying)."""
     out = _degree_findings(claims, ctx) if ctx.strategy is not None else []
-    return out + _tick_findings(claims, ctx) + _repeat_findings(claims, ctx)
+    return (out + _tick_findings(claims, ctx) + _trailing_tick_findings(claims)
+            + _repeat_findings(claims, ctx))

@@ -52,7 +52,7 @@ def judge(c: Claim, ctx: Ctx) -> Verdict:
     claimed = float(c.claimed_value)
     value = float(value)
     err = claimed / value - 1 if value else None
-    ok = _agrees(q, c, claimed, value)
+    ok = _agrees(q, c, claimed, value) or (c.bound == "upper" and value <= claimed + c.rounding)
     if not ok:
         why = (f"{show(claimed, q.unit)} claimed, ours {show(value, q.unit)} "
                f"({error_text(claimed, value, q.unit)}). " + why)

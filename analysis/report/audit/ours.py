@@ -188,6 +188,19 @@ def _memory_capacity(c: Claim, ctx: Ctx):
     return cap, "the GPU memory the plan states"
 
 
+def _memory_free(c: Claim, ctx: Ctx):
+    cap = ctx.scenario.hardware.hbm_capacity_bytes
+    used = used_bytes(ctx)
+    return cap - used, (f"free memory: {show(cap, 'bytes')} - {show(used, 'bytes')} used = "
+                        f"{show(cap - used, 'bytes')} per GPU (compared as free memory, not usage)")
+
+
+def _bandwidth_utilization(c: Claim, ctx: Ctx):
+    bu = ctx.scenario.hardware.bandwidth_utilization
+    return bu, (f"the memory-bandwidth utilisation the estimate assumes ({sig(bu * 100)}%, an "
+                f"input); not the memory-capacity utilisation")
+
+
 def _memory_utilization(c: Claim, ctx: Ctx):
     used = used_bytes(ctx)
     cap = ctx.scenario.hardware.hbm_capacity_bytes
@@ -331,7 +344,8 @@ _OURS = {
     "experts_per_gpu": _experts_per_gpu, "experts_per_rank": _experts_per_rank,
     "layers_per_stage": _layers_per_stage, "memory_per_gpu": _memory_per_gpu,
     "kv_cache_per_gpu": _kv_cache_per_gpu, "memory_capacity": _memory_capacity,
-    "memory_utilization": _memory_utilization, "prefill_time": _ttft, "ttft": _ttft,
+    "memory_utilization": _memory_utilization, "memory_free": _memory_free,
+    "bandwidth_utilization": _bandwidth_utilization, "prefill_time": _ttft, "ttft": _ttft,
     "tpot": _tpot, "ttft_target": _ttft_target, "throughput_target": _throughput_target,
     "throughput_total": _throughput, "throughput_per_gpu": _throughput,
     "expert_utilization": _expert_utilization, "memory_fits": _memory_fits,

@@ -45,6 +45,10 @@ QUANTITIES: dict[str, Quantity] = {
     "kv_cache_per_gpu": Quantity("KV cache per GPU", "bytes", 0.10,
                                  ("model", "workload", "layout", "estimate")),
     "memory_capacity": Quantity("GPU memory (restated)", "bytes", 0.0, ("hardware",)),
+    "memory_free": Quantity("free memory per GPU (headroom)", "bytes", 0.10,
+                            ("hardware", "model", "workload", "layout", "estimate")),
+    "bandwidth_utilization": Quantity("memory-bandwidth utilisation (an input)", "fraction",
+                                      0.0, ("hardware",)),
     "memory_utilization": Quantity("memory utilisation", "fraction", 0.10,
                                    ("hardware", "model", "workload", "layout", "estimate")),
     "prefill_time": Quantity("prefill time of the batch", "s", 0.10,
@@ -97,6 +101,8 @@ class Claim:
     rounding: float = 0.0
     approximate: bool = False
     detail: str = ""                 # reading notes (a throughput kind, a tick's topic)
+    bound: str = ""                  # "upper" for an achieved value written "<6 s" (at most)
+    ticked: bool | None = None       # a tick on the line (leading or trailing), None if none
 
 
 @dataclass(frozen=True)
