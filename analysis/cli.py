@@ -320,6 +320,9 @@ def _register_audit(sub) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output (claims, "
                                                        "findings, comparison, unreadable)")
     p.add_argument("--out", default=None, help="write DIR/audit.md (default: print it)")
+    p.add_argument("--card", default=None, help="the scenario card (or YAML, or preset) the plan "
+                                                "was written from, for a plan that does not "
+                                                "restate its inputs")
     _add_estimate_options(p)
     p.set_defaults(func=cmd_audit)
 
@@ -327,7 +330,8 @@ def _register_audit(sub) -> None:
 def cmd_audit(args) -> int:
 
     opts = _options(args)
-    res = AU.write_audit(args.plan, args.out, opts) if args.out else AU.audit(args.plan, opts)
+    res = AU.write_audit(args.plan, args.out, opts, card=args.card) if args.out else \
+        AU.audit(args.plan, opts, card=args.card)
     if args.json:
         print(json.dumps(res.to_dict(), indent=2, default=AU.json_default, ensure_ascii=False))
         return 0

@@ -1,24 +1,32 @@
-"""Auditing a plan written by someone else: its claims, re-derived and judged."""
+"""Auditing a plan written by someone else: its claims, re-derived and judged.
+
+Rooms: :mod:`.lines` (sections and lines), :mod:`.numbers` (numbers with units),
+:mod:`.inputs` (the scenario and layout), :mod:`.claims` (what the plan states),
+:mod:`.quantities` (what a claim is, its tolerance), :mod:`.ours` (our value for each),
+:mod:`.judge` (the verdict), :mod:`.advice` and :mod:`.findings` (qualitative statements,
+unchecked requirements, inconsistencies), :mod:`.compare` (beside our recommendation),
+:mod:`.render` (``audit.md``), :mod:`.plan_md` (a plan from our estimate), :mod:`.auditor`
+(the whole audit)."""
 
 from analysis.report.audit.auditor import (  # noqa: F401
     PLAN_NEEDS,
-    QUANTITIES,
     REPO_ROOT,
-    AuditResult,
+    audit,
+    audit_dir_name,
+    display_path,
+    json_default,
+    write_audit,
+)
+from analysis.report.audit.compare import comparison_table  # noqa: F401
+from analysis.report.audit.plan_md import render_plan_md  # noqa: F401
+from analysis.report.audit.quantities import (  # noqa: F401
+    QUANTITIES,
     Claim,
     Finding,
     Quantity,
     Unreadable,
     Verdict,
-    audit,
-    audit_dir_name,
-    comparison_table,
-    display_path,
-    findings_table,
-    json_default,
-    render_audit,
-    render_plan_md,
     show,
-    verdict_table,
-    write_audit,
 )
+from analysis.report.audit.render import findings_table, render_audit, verdict_table  # noqa: F401
+from analysis.report.audit.result import AuditResult  # noqa: F401
