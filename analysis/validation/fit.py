@@ -96,10 +96,12 @@ def _objective(gpu: str, cases: list[dict], params: Mapping[str, float],
     return float(np.mean([np.mean(v) for v in kinds.values()]))
 
 
-def fit_gpu(gpu: str, cases: list[dict], sweeps: int = FIT_SWEEPS
+def fit_gpu(gpu: str, cases: list[dict], sweeps: int = FIT_SWEEPS,
+            grids: Mapping[str, tuple[float, ...]] | None = None
             ) -> tuple[Calibration, dict[str, float]]:
     """Fit ``gpu``'s curves and its engines' per-iteration overheads on the calibration-split
-    cases of ``cases`` (others are ignored)."""
+    cases of ``cases`` (others are ignored); ``grids`` replace some of :data:`GRIDS`."""
+    grids = dict(GRIDS, **(grids or {}))
     recs = sorted((c for c in cases if c["gpu"] == gpu and c["split"] == "calibration"),
                   key=lambda c: c["case_id"])
     if not recs:
@@ -114,7 +116,7 @@ def fit_gpu(gpu: str, cases: list[dict], sweeps: int = FIT_SWEEPS
     best = _objective(gpu, recs, params, over)
     for _ in range(sweeps):
         for name in CURVE_PARAMS + tuple(f"iter:{e}" for e in engines):
-            grid = GRIDS["iteration_overhead_s" if name.startswith("iter:") else name]
+            grid = grids["iteration_overhead_s" if name.startswith("iter:") else name]
             for value in grid:
                 p, o = dict(params), dict(over)
                 if name.startswith("iter:"):
