@@ -353,38 +353,67 @@ def cmd_audit(args) -> int:
 
 def _register_validate(sub) -> None:
     p = sub.add_parser("validate", help="predictions against published measurements: "
-                                        "median and p90 |error| by metric and split")
+                                        "median and p90 |error| by metric, workload kind, "
+                                        "split and mode")
     p.add_argument("--mode", choices=list(V.MODES) + ["all"], default="all",
                    help="which estimate to validate (default: calibrated, derated and sol)")
     p.add_argument("--refit", action="store_true",
-                   help="refit the calibrated curves on the calibration split and write them "
-                        "into analysis/inputs/presets/gpus/*.yaml before validating")
-    p.add_argument("--worst", type=int, default=5, help="held-out rows to list by |error|")
+                   help="refit the bounded curves and engine overheads on the calibration split "
+                        "and write them into analysis/inputs/presets/gpus/*.yaml and "
+                        "analysis/validation/fitted_overheads.yaml before validating")
+    p.add_argument("--loso", action="store_true",
+                   help="also leave each source out: refit on the others, score it (slow: one "
+                        "fit per source)")
+    p.add_argument("--worst", type=int, default=5, help="held-out cases to list by |error|")
+    p.add_argument("--json", action="store_true", help="print the tables as JSON")
     p.set_defaults(func=cmd_validate)
+
+
+def _records(df) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
 
 
 def cmd_validate(args) -> int:
     if args.refit:
-        for path in V.write_calibrations():
-            print(f"wrote calibration: {path}")
+        for path in V.refit():
+            print(f"wrote: {path}")
     modes = V.MODES if args.mode == "all" else (args.mode,)
-    m = V.load_mapping()
-    print(f"validation set: {int((m['status'] == 'mapped').sum())} rows mapped, "
-          f"{int((m['status'] == 'skipped').sum())} skipped (see analysis/validation/mapping.csv)")
     tables = [V.validation_table(mode) for mode in modes]
     df = pd.concat(tables, ignore_index=True)
+    loso = V.leave_one_source_out(modes[0]) if args.loso else None
+    skipped = V.skipped_serving_rows()
+    m = V.load_mapping()
+    if args.json:
+        out = {"cases": int(len(tables[0])),
+               "skipped": {"mapping": int((m["status"] == "skipped").sum()),
+                           "serving": int(len(skipped))},
+               "by_metric": _records(V.summary(df)), "by_workload_kind":
+               _records(V.summary_by_kind(df)), "sol_violations": int(len(V.sol_violations(df)))}
+        if loso is not None:
+            out["leave_one_source_out"] = _records(V.loso_table(loso))
+        print(_json(out))
+        return 0
+    print(f"validation set: {len(tables[0])} cases ({int((m['status'] == 'mapped').sum())} "
+          f"mapping rows, {int((tables[0]['dataset'] == 'serving').sum())} serving-run metrics); "
+          f"skipped: {int((m['status'] == 'skipped').sum())} mapping rows, {len(skipped)} "
+          f"serving runs (reasons: analysis/validation/mapping.csv, cases.SOURCE_RULES)")
     print(V.summary_markdown(df))
+    print(V.markdown(V.summary_by_kind(df), ["mode", "split", "workload_kind"]))
+    if loso is not None:
+        print(f"leave one source out ({modes[0]}):")
+        print(V.markdown(V.loso_table(loso), ["left_out", "metric_kind"]))
     for t in tables:
-        fallback = t[t["mode_used"] != t["mode"]]
-        if len(fallback):
-            print(f"note: {len(fallback)} {t['mode'].iloc[0]} rows used "
-                  f"{fallback['mode_used'].iloc[0]} (GPU without curves)")
+        used = t.loc[t["mode_used"] != t["mode"], "mode_used"].value_counts()
+        for label, n in used.items():
+            print(f"note: {n} {t['mode'].iloc[0]} cases used {label}")
+    print(f"speed-of-light cases slower than measured: {len(V.sol_violations(df))}")
     if args.worst:
         w = V.worst_rows(tables[0], args.worst)
-        print(f"worst held-out rows ({modes[0]}):")
+        print(f"worst held-out cases ({modes[0]}):")
         for r in w.to_dict("records"):
-            print(f"  row {r['row_id']} {r['source']} {r['model']} on {r['gpu']} {r['layout']} "
-                  f"{r['isl']}/{r['osl']}: {r['error']:+.0%} - {r['why']}")
+            print(f"  {r['case_id']} {r['source']} {r['model']} on {r['gpu']} {r['layout']} "
+                  f"{r['isl']}/{r['osl']} {r['workload_kind']}: {r['error']:+.0%} {r['why']}")
     return 0
 
 

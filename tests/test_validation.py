@@ -16,12 +16,14 @@ from analysis.inputs.read.mapping import calibration_from_dict
 from analysis.inputs.read.scenario import load_scenario
 from analysis.validation import run as V
 
-# Guard thresholds: median |pred/meas - 1| on held-out rows, per metric kind. Set from what
-# the estimates achieve (held-out medians when the curves were fitted: calibrated TTFT 13.0%,
-# TPOT 10.7%, throughput 16.5%; derated 20.9%, 45.3%, 22.7%) times 1.25, rounded up to the next
-# percent. The derated guard is looser: it protects the card-efficiency path from regressions.
-CALIBRATED_MAX_MEDIAN = {"TTFT": 0.17, "TPOT": 0.14, "throughput": 0.21}
-DERATED_MAX_MEDIAN = {"TTFT": 0.27, "TPOT": 0.57, "throughput": 0.29}
+# Guard thresholds: median |pred/meas - 1| on held-out cases, per metric kind, every case
+# predicted as the benchmark ran (simulator for offline and closed-loop runs, closed form for
+# one static batch) with the bounded fit. Set from what is reached (calibrated held-out:
+# TTFT 13.1%, TPOT 6.4%, e2e 11.0%, throughput 40.0%; derated 21.2%, 49.9%, 46.5%, 24.6%)
+# times 1.25, rounded up. Throughput misses the issue's 15% aim: offline runs in the simulator
+# come out slower than the closed-form surrogate the fit uses (README, accuracy).
+CALIBRATED_MAX_MEDIAN = {"TTFT": 0.17, "TPOT": 0.08, "e2e": 0.14, "throughput": 0.50}
+DERATED_MAX_MEDIAN = {"TTFT": 0.27, "TPOT": 0.63, "e2e": 0.59, "throughput": 0.31}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,11 @@ def calibrated() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def derated() -> pd.DataFrame:
     return V.validation_table("derated")
+
+
+@pytest.fixture(scope="module")
+def sol() -> pd.DataFrame:
+    return V.validation_table("sol")
 
 
 # ------------------------------------------------------------------------ mapping integrity
@@ -76,7 +83,7 @@ def test_split_is_the_declared_hash(mapping):
 
 # ------------------------------------------------------------------------ the guard
 
-@pytest.mark.parametrize("kind", V.METRIC_KINDS)
+@pytest.mark.parametrize("kind", V.ALL_METRIC_KINDS)
 def test_guard_calibrated_median_error_on_held_out_rows(calibrated, kind):
     held = calibrated[(calibrated["split"] == "held_out") & (calibrated["metric_kind"] == kind)]
     med = float(held["error"].abs().median())
@@ -84,7 +91,7 @@ def test_guard_calibrated_median_error_on_held_out_rows(calibrated, kind):
     assert med <= CALIBRATED_MAX_MEDIAN[kind], f"{kind}: held-out median |error| {med:.1%}"
 
 
-@pytest.mark.parametrize("kind", V.METRIC_KINDS)
+@pytest.mark.parametrize("kind", V.ALL_METRIC_KINDS)
 def test_guard_derated_median_error_on_held_out_rows(derated, kind):
     held = derated[(derated["split"] == "held_out") & (derated["metric_kind"] == kind)]
     med = float(held["error"].abs().median())
@@ -94,44 +101,78 @@ def test_guard_derated_median_error_on_held_out_rows(derated, kind):
 
 def test_every_prediction_says_which_mode_produced_it(calibrated, derated):
     assert set(calibrated["mode"]) == {"calibrated"} and set(derated["mode"]) == {"derated"}
-    # every GPU in the validation set carries curves, so nothing fell back silently
-    assert set(calibrated["mode_used"]) == {"calibrated"}
+    # a GPU without its own curves says it borrowed them; nothing falls back silently
+    used = set(calibrated["mode_used"])
+    assert "derated (no calibration)" not in used
+    assert all(u == "calibrated" or u.startswith("calibrated (transferred") for u in used)
+    borrowed = calibrated[calibrated["gpu"].isin(["B200", "GB200", "H800"])]
+    assert len(borrowed) and borrowed["mode_used"].str.contains("transferred").all()
     assert (calibrated["predicted"] > 0).all() and (derated["predicted"] > 0).all()
+
+
+def test_speed_of_light_is_never_slower_than_measured(sol):
+    # every time (TTFT, TPOT, e2e latency) at speed of light is at most the measured one
+    times = sol[sol["quantity"].str.contains("_ms")]
+    assert len(times) > 60
+    assert (times["predicted"] <= times["measured"]).all(), \
+        times[times["predicted"] > times["measured"]][["case_id", "measured", "predicted"]]
 
 
 def test_summary_has_median_and_p90_per_kind_and_split(calibrated):
     s = V.summary(calibrated)
     assert set(s.columns) >= {"mode", "split", "metric_kind", "rows", "median_abs_error",
                               "p90_abs_error"}
-    assert len(s) == 6 and (s["p90_abs_error"] >= s["median_abs_error"]).all()
+    assert set(s["metric_kind"]) == set(V.ALL_METRIC_KINDS)
+    assert (s["p90_abs_error"] >= s["median_abs_error"]).all()
+    k = V.summary_by_kind(calibrated)
+    assert {"static", "offline", "closed_loop"} <= set(k["workload_kind"])
+
+
+def test_serving_rows_are_cases_or_skipped_with_a_reason():
+    cases = [c for c in V.all_cases() if c["dataset"] == "serving"]
+    skipped = V.skipped_serving_rows()
+    runs = {c["row_id"] for c in cases}
+    assert len(runs) + len(skipped) == 119          # SERVING_RUNS.md: 119 rows
+    assert (skipped["skip_reason"].str.len() > 20).all()
+    assert {c["gpu"] for c in cases} >= {"MI300X", "GB200", "B200"}
 
 
 # ------------------------------------------------------------------------ fitting
 
-# A small grid (two values per parameter, one sweep) keeps the test fast; the rule under test
-# (held-out rows never reach the objective) does not depend on the grid.
+# gpt-fast's A100 cases (closed form, fast) and two values per parameter, one sweep: the rule
+# under test (held-out cases never reach the objective) does not depend on the grid.
 SMALL_GRIDS = {"compute_max": (0.5, 0.7), "compute_half_tokens": (0, 64),
                "memory_max": (0.6, 0.8), "memory_half_bytes": (0, 1e6),
-               "scaleup_max": (0.5, 0.8), "scaleup_half_bytes": (0, 1e5),
-               "op_overhead_s": (0, 5e-6)}
+               "scaleup_max": (0.5, 0.8), "op_overhead_s": (0, 5e-6),
+               "iteration_overhead_s": (0, 1e-3)}
 
 
-def _small_fit(rows: pd.DataFrame) -> Calibration:
-    return V.fit_calibration("A100-80GB", rows, sweeps=1, grids=SMALL_GRIDS)
+def _small_fit(cases):
+    return V.fit_gpu("A100-80GB", cases, sweeps=1, grids=SMALL_GRIDS)
 
 
-def test_fit_ignores_held_out_rows():
-    rows = V.mapped_rows()
-    base = _small_fit(rows)
-    held = rows.index[(rows["gpu_preset"] == "A100-80GB") & (rows["split"] == "held_out")]
-    changed = rows.copy()
-    changed.loc[held, "measured"] = changed.loc[held, "measured"] * 10
+def _gpt_fast():
+    return [dict(c) for c in V.all_cases() if c["source"] == "GPT_FAST"]
+
+
+def test_fit_ignores_held_out_cases():
+    base = _small_fit(_gpt_fast())
+    changed = [dict(c, measured=c["measured"] * 10) if c["split"] == "held_out" else c
+               for c in _gpt_fast()]
     assert _small_fit(changed) == base
-    # ...while a calibration row does move it (the objective is recorded in the provenance)
-    cal = rows.index[(rows["gpu_preset"] == "A100-80GB") & (rows["split"] == "calibration")]
-    moved = rows.copy()
-    moved.loc[cal[:10], "measured"] = moved.loc[cal[:10], "measured"] * 3
+    cal = [c for c in _gpt_fast() if c["split"] == "calibration"][:6]
+    moved = [dict(c, measured=c["measured"] * 3) if c in cal else c for c in _gpt_fast()]
     assert _small_fit(moved) != base
+
+
+def test_every_stored_fitted_value_is_inside_its_bounds():
+    overheads = V.load_overheads()
+    for gpu in V.FITTED_GPUS:
+        cal = V.preset_hardware(gpu).calibration
+        assert cal is not None and cal.source.startswith("fitted"), gpu
+        assert V.check_bounds(cal, overheads.get(gpu, {})) == [], gpu
+    # the bounds themselves are physical: HBM 0.6-0.95, NVLink 0.5-0.9 (issue 11)
+    assert V.BOUNDS["memory_max"] == (0.60, 0.95) and V.BOUNDS["scaleup_max"] == (0.50, 0.90)
 
 
 def test_calibration_yaml_round_trips():

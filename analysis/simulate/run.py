@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from analysis.inputs.read.mapping import (
     read_yaml,
     strategy_from_value,
 )
+from analysis.inputs.types import Hardware
 from analysis.simulate import cost as C
 from analysis.simulate.engine import EngineCaps, Trace, run_replica
 from analysis.simulate.metrics import run_metrics
@@ -151,8 +153,11 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
                               "model": "a model preset name, a model YAML or a config.json path",
                               "workload": "{isl, osl, arrival: {kind, ...}}"}[required])
     assumptions: list[str] = []
-    hw, a = hardware_from_ref(d["hardware"], "hardware")
-    assumptions += a
+    if isinstance(d["hardware"], Hardware):     # the validation's trial curves, already built
+        hw = d["hardware"]
+    else:
+        hw, a = hardware_from_ref(d["hardware"], "hardware")
+        assumptions += a
     model, a = model_from_ref(d["model"], base_dir, "model")
     assumptions += a
     if d.get("precision") is not None:
@@ -214,13 +219,14 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
         iteration_overhead_s=profile.iteration_overhead_s,
         kv_capacity_blocks=kv_tokens // profile.block_size_tokens,
         block_size_tokens=profile.block_size_tokens, dp_assignment=profile.dp_assignment)
-    tables = C.iteration_cost_tables(
+    tables = _cost_tables(
         hw, model, strategy, opts,
         max_tokens_per_rank=max(profile.max_tokens_per_iteration, profile.max_running_requests)
         + isl_max, max_context_tokens=isl_max + osl_max)
     traces = _run_replicas(req, caps, tables, conc, degrees["dp"], kind)
 
-    hw_name = d["hardware"] if isinstance(d["hardware"], str) else "custom"
+    hw_name = (d["hardware"] if isinstance(d["hardware"], str) else
+               hw.name if isinstance(d["hardware"], Hardware) else "custom")
     out: dict[str, Any] = {"name": d.get("name") or "run", "mode": mode, "hardware": hw_name,
                            "model": C.model_name(model), "precision": C.model_precisions(model),
                            "layout": strategy.label(), "gpus": gpus,
@@ -241,6 +247,15 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
         "assumptions": list(dict.fromkeys(assumptions + list(SIMPLIFICATIONS))),
     })
     return out
+
+
+@lru_cache(maxsize=256)
+def _cost_tables(hw, model, strategy, opts, max_tokens_per_rank: int, max_context_tokens: int):
+    """:func:`analysis.simulate.cost.iteration_cost_tables`, cached on its (hashable, frozen)
+    arguments: a sweep of loads on one (GPU, model, layout, mode) prices the layout once."""
+    return C.iteration_cost_tables(hw, model, strategy, opts,
+                                   max_tokens_per_rank=max_tokens_per_rank,
+                                   max_context_tokens=max_context_tokens)
 
 
 def _replica_requests(req: Requests, i: int, dp: int) -> Requests:

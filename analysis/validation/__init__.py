@@ -2,12 +2,13 @@
 (see :mod:`analysis.validation.run`)."""
 
 from .run import (  # noqa: F401
+    all_cases,
     fit_all,
-    fit_calibration,
+    fit_gpu,
+    leave_one_source_out,
     load_mapping,
     load_measurements,
     mapped_rows,
-    predict,
     split_of,
     summary,
     validation_table,

@@ -1,0 +1,149 @@
+"""Predict every validation case and summarise the errors: by metric, workload kind, split and
+mode, and by leaving one source out (fit on the other sources, score the held-out one).
+
+Error of a case: ``pred / meas - 1`` in the measured unit. Accuracy is the median and the 90th
+percentile of ``|error|``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+
+import pandas as pd
+
+from analysis.inputs.types import Calibration, Hardware
+from analysis.validation.cases import all_cases
+from analysis.validation.data import ALL_METRIC_KINDS, MODES
+from analysis.validation.fit import (
+    TRANSFERRED,
+    fit_all,
+    load_overheads,
+    overhead_for,
+    transfer_note,
+)
+from analysis.validation.predict import closed_form, mode_used, preset_hardware, simulate_case
+
+WORKLOAD_KINDS = ("static", "closed_loop", "poisson", "burst", "offline")
+
+
+def case_hardware(gpu: str, calibrations: Mapping[str, Calibration] | None) -> Hardware:
+    """The GPU with ``calibrations[gpu]`` (or the preset's own curves; a GPU without either
+    borrows its donor's per :data:`TRANSFERRED`, labelled in the curve's source)."""
+    hw = preset_hardware(gpu)
+    if calibrations is not None:
+        cal = calibrations.get(gpu)
+        if cal is None and gpu in TRANSFERRED and TRANSFERRED[gpu][0] in calibrations:
+            donor = calibrations[TRANSFERRED[gpu][0]]
+            cal = replace(donor, source=transfer_note(gpu, donor))
+        return replace(hw, calibration=cal)
+    if hw.calibration is None and gpu in TRANSFERRED:
+        donor = preset_hardware(TRANSFERRED[gpu][0]).calibration
+        if donor is not None:
+            hw = replace(hw, calibration=replace(donor, source=transfer_note(gpu, donor)))
+    return hw
+
+
+def predict_case(case: Mapping, mode: str, hw: Hardware, overhead_s: float) -> float:
+    """One case's prediction in its measured unit."""
+    if case["path"] == "closed_form":
+        return closed_form(case["row"], mode, hw, overhead_s)
+    out = simulate_case(case["run"], mode, hw, overhead_s)
+    q = case["quantity"]
+    if q == "tokens_per_s_per_user":
+        return 1e3 / out["tpot_ms_mean"]
+    return float(out[q])
+
+
+def validation_table(mode: str = "calibrated",
+                     calibrations: Mapping[str, Calibration] | None = None,
+                     overheads: Mapping[str, Mapping[str, float]] | None = None,
+                     cases: list[dict] | None = None) -> pd.DataFrame:
+    """Every case predicted in ``mode``. ``calibrations`` (GPU -> curves) and ``overheads``
+    (GPU -> engine -> seconds per iteration) replace the presets' and the stored fit's."""
+    ov = load_overheads() if overheads is None else overheads
+    rows = []
+    for c in (all_cases() if cases is None else cases):
+        hw = case_hardware(c["gpu"], calibrations)
+        t_o = overhead_for(c["gpu"], c["engine"], mode, ov)
+        pred = predict_case(c, mode, hw, t_o)
+        rows.append({k: c[k] for k in ("case_id", "dataset", "row_id", "source", "engine",
+                                       "gpu", "model", "layout", "isl", "osl",
+                                       "workload_kind", "concurrency", "metric_kind",
+                                       "quantity", "measured", "split", "path")}
+                    | {"predicted": pred, "error": pred / c["measured"] - 1, "mode": mode,
+                       "mode_used": mode_used(hw, mode), "overhead_s": t_o})
+    return pd.DataFrame(rows)
+
+
+def _stats(d: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    d = d.assign(abs_error=d["error"].abs())
+    g = d.groupby(by, sort=False)
+    return pd.DataFrame({"rows": g.size(), "median_error": g["error"].median(),
+                         "median_abs_error": g["abs_error"].median(),
+                         "p90_abs_error": g["abs_error"].quantile(0.9)}).reset_index()
+
+
+def _order(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    rank = {k: i for i, k in enumerate(ALL_METRIC_KINDS + WORKLOAD_KINDS + MODES)}
+    return df.sort_values(cols, key=lambda s: s.map(lambda v: rank.get(v, 99) if v in rank
+                                                     else str(v))).reset_index(drop=True)
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Median and p90 ``|error|`` by mode, split and metric kind, with row counts."""
+    cols = ["mode", "split", "metric_kind"]
+    return _order(_stats(df, cols), cols)
+
+
+def summary_by_kind(df: pd.DataFrame) -> pd.DataFrame:
+    """Median and p90 ``|error|`` by mode, split and workload kind."""
+    cols = ["mode", "split", "workload_kind"]
+    return _order(_stats(df, cols), cols)
+
+
+def error_by(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+    """Median and p90 ``|error|`` and the median signed error, grouped by ``by``."""
+    return _stats(df, [by] if isinstance(by, str) else list(by))
+
+
+def leave_one_source_out(mode: str = "calibrated") -> pd.DataFrame:
+    """For each source: fit every GPU's curves and overheads on the calibration-split cases
+    of the OTHER sources, predict the held-out source's cases (all of them, both splits)."""
+    cases = all_cases()
+    parts = []
+    for src in sorted({c["source"] for c in cases}):
+        train = [c for c in cases if c["source"] != src]
+        cals, ovs = fit_all(train)
+        test = [c for c in cases if c["source"] == src]
+        parts.append(validation_table(mode, cals, ovs, test).assign(left_out=src))
+    return pd.concat(parts, ignore_index=True)
+
+
+def loso_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per left-out source and metric: median and p90 ``|error|``."""
+    return _stats(df, ["left_out", "metric_kind"])
+
+
+def markdown(s: pd.DataFrame, keys: list[str]) -> str:
+    """A summary frame as a markdown table: ``keys`` columns, then rows, median, p90."""
+    lines = ["| " + " | ".join(keys) + " | rows | median abs error | p90 abs error |",
+             "|" + "---|" * len(keys) + "---:|---:|---:|"]
+    for r in s.to_dict("records"):
+        lines.append("| " + " | ".join(str(r[k]) for k in keys) + f" | {r['rows']} | "
+                     f"{r['median_abs_error']:.1%} | {r['p90_abs_error']:.1%} |")
+    return "\n".join(lines)
+
+
+def summary_markdown(df: pd.DataFrame) -> str:
+    """The summary (by metric) as a markdown table."""
+    return markdown(summary(df), ["mode", "split", "metric_kind"])
+
+
+def sol_violations(df: pd.DataFrame) -> pd.DataFrame:
+    """Speed-of-light cases that predict a time longer (or a throughput lower) than measured."""
+    d = df[df["mode"] == "sol"]
+    is_time = d["quantity"].str.contains("_ms")
+    slower = (is_time & (d["error"] > 1e-9)) | (~is_time & (d["error"] < -1e-9))
+    return d[slower & d["predicted"].map(math.isfinite)]
