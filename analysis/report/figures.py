@@ -6,7 +6,8 @@ timestamps, no randomness), and :func:`save` writes PNGs without the matplotlib 
 metadata, so re-running a notebook rewrites identical files. Values arrive in SI units and are
 converted here, only for the reader (GB, ms, TFLOP/s, tokens/ms).
 
-Reused by the planner and the report: :func:`plot_memory`, :func:`plot_time_breakdown`,
+The validation figures are in :mod:`analysis.report.validation_figures`. Reused by the planner
+and the report: :func:`plot_memory`, :func:`plot_time_breakdown`,
 :func:`plot_ttft`, :func:`plot_pareto`.
 """
 
@@ -360,78 +361,3 @@ def plot_tornado(df: pd.DataFrame, metric_label: str) -> Figure:
                  "hatched bars (→ layout) change the recommended layout", fontsize=10)
     return fig
 
-
-# --------------------------------------------------------------------------------------------
-# Validation against measurements
-# --------------------------------------------------------------------------------------------
-
-_KIND_MARKERS = {"TTFT": "s", "TPOT": "^", "throughput": "o"}
-
-
-def plot_validation_scatter(df: pd.DataFrame, band: float = 0.2) -> Figure:
-    """Predicted against measured, log-log, one panel per metric kind (``validation.run.
-    validation_table``: columns ``metric_kind``, ``measured``, ``predicted``, ``split``,
-    ``source``, ``unit``), with the y = x line and a ±``band`` band. Filled markers are held-out
-    rows, hollow ones calibration rows; colour is the source."""
-    kinds = [k for k in ("TTFT", "TPOT", "throughput") if k in set(df["metric_kind"])]
-    fig, axes = _new(4.2 * len(kinds) + 1.5, 4.6, ncols=len(kinds))
-    axes = np.atleast_1d(axes)
-    sources = sorted(set(df["source"]))
-    colors = dict(zip(sources, _palette(len(sources)), strict=True))
-    mode = ", ".join(sorted(set(df["mode"]))) if "mode" in df.columns else ""
-    for ax, kind in zip(axes, kinds, strict=True):
-        g = df[df["metric_kind"] == kind]
-        lo = float(min(g["measured"].min(), g["predicted"].min())) / 1.5
-        hi = float(max(g["measured"].max(), g["predicted"].max())) * 1.5
-        xs = np.geomspace(lo, hi, 50)
-        ax.plot(xs, xs, color="black", linewidth=0.8)
-        ax.fill_between(xs, xs * (1 - band), xs * (1 + band), color="grey", alpha=0.18,
-                        label=f"±{band:.0%}")
-        for src in sources:
-            for split, face in (("calibration", "none"), ("held_out", None)):
-                s = g[(g["source"] == src) & (g["split"] == split)]
-                if not len(s):
-                    continue
-                c = colors[src]
-                ax.scatter(s["measured"], s["predicted"], s=22, marker=_KIND_MARKERS[kind],
-                           facecolor=c if face is None else "none", edgecolor=c, linewidth=0.9,
-                           label=f"{src} ({split.replace('_', '-')})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-        units = sorted(set(g["unit"]))
-        unit = units[0] if len(units) == 1 else "measured unit"
-        ax.set_xlabel(f"measured ({unit})", fontsize=8)
-        ax.set_ylabel(f"predicted ({unit})", fontsize=8)
-        ax.set_title(f"{kind}: {len(g)} rows", fontsize=10)
-        ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
-    seen: dict = {}
-    for ax in axes:
-        handles, labels = ax.get_legend_handles_labels()
-        seen.update({lab: h for h, lab in zip(handles, labels, strict=True) if lab not in seen})
-    fig.legend(list(seen.values()), list(seen.keys()), fontsize=7, loc="outside right upper")
-    fig.suptitle(f"Predicted against measured ({mode} mode): points inside the grey band are "
-                 f"within ±{band:.0%}", fontsize=10)
-    return fig
-
-
-def plot_error_by(df: pd.DataFrame, by: str) -> Figure:
-    """Box plot of the signed error ``pred/meas - 1`` (in %) grouped by ``by`` (e.g.
-    "source", "model"), held-out and calibration rows side by side; 0 is a perfect
-    prediction."""
-    d = df.assign(error_pct=df["error"] * 100)
-    order = sorted(set(d[by]))
-    fig, ax = _new(8, 0.45 * len(order) + 1.8)
-    sns.boxplot(data=d, y=by, x="error_pct", hue="split", order=order,
-                hue_order=["calibration", "held_out"], palette=_palette(2), ax=ax,
-                fliersize=2, linewidth=0.8)
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.axvspan(-20, 20, color="grey", alpha=0.12)
-    ax.set_xlabel("error, predicted / measured - 1 (%)")
-    ax.set_ylabel(by.replace("_", " "))
-    ax.grid(True, axis="x", linewidth=0.4, alpha=0.6)
-    ax.legend(fontsize=8, title="split", title_fontsize=8)
-    ax.set_title(f"Error by {by.replace('_', ' ')}: boxes inside the grey ±20% band are "
-                 "predicted well", fontsize=10)
-    return fig

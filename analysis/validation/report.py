@@ -27,6 +27,27 @@ from analysis.validation.predict import closed_form, mode_used, preset_hardware,
 
 WORKLOAD_KINDS = ("static", "closed_loop", "poisson", "burst", "offline")
 
+#: Case quantity -> the unit a person reads it in (every quantity a case can carry).
+QUANTITY_UNITS = {
+    "ttft_ms": "ms", "ttft_ms_mean": "ms", "tpot_ms_mean": "ms", "itl_ms_mean": "ms",
+    "e2e_latency_ms_mean": "ms",
+    "tokens_per_s_per_user": "output tokens/s per user",
+    "output_tokens_per_s": "output tokens/s",
+    "output_tokens_per_s_total": "output tokens/s",
+    "output_tokens_per_s_per_gpu": "output tokens/s per GPU",
+    "output_tokens_per_s_per_node": "output tokens/s per node",
+    "input_tokens_per_s_per_node": "input tokens/s per node",
+    "total_tokens_per_s": "total tokens/s",
+}
+
+
+def unit_of(quantity: str) -> str:
+    """The unit of a case's ``quantity`` (``ttft_ms`` -> "ms"), from :data:`QUANTITY_UNITS`."""
+    if quantity not in QUANTITY_UNITS:
+        raise ValueError(f"quantity {quantity!r} has no unit in QUANTITY_UNITS; "
+                         f"valid: {sorted(QUANTITY_UNITS)}")
+    return QUANTITY_UNITS[quantity]
+
 
 def case_hardware(gpu: str, calibrations: Mapping[str, Calibration] | None) -> Hardware:
     """The GPU with ``calibrations[gpu]`` (or the preset's own curves; a GPU without either
@@ -72,7 +93,8 @@ def validation_table(mode: str = "calibrated",
                                        "gpu", "model", "layout", "isl", "osl",
                                        "workload_kind", "concurrency", "metric_kind",
                                        "quantity", "measured", "split", "path")}
-                    | {"predicted": pred, "error": pred / c["measured"] - 1, "mode": mode,
+                    | {"unit": unit_of(c["quantity"]), "predicted": pred,
+                       "error": pred / c["measured"] - 1, "mode": mode,
                        "mode_used": mode_used(hw, mode), "overhead_s": t_o})
     return pd.DataFrame(rows)
 
@@ -101,6 +123,20 @@ def summary_by_kind(df: pd.DataFrame) -> pd.DataFrame:
     """Median and p90 ``|error|`` by mode, split and workload kind."""
     cols = ["mode", "split", "workload_kind"]
     return _order(_stats(df, cols), cols)
+
+
+def median_abs_error_pivot(df: pd.DataFrame, split: str = "held_out") -> pd.DataFrame:
+    """Median ``|error|`` on ``split``: one row per (mode, metric kind), one column per
+    workload kind present, then ``all`` (every kind) and ``rows``; NaN where a cell is empty."""
+    d = df[df["split"] == split]
+    s = _stats(d, ["mode", "metric_kind", "workload_kind"])
+    wide = s.pivot(index=["mode", "metric_kind"], columns="workload_kind",
+                   values="median_abs_error")
+    wide = wide[[k for k in WORKLOAD_KINDS if k in wide.columns]]
+    tot = _stats(d, ["mode", "metric_kind"]).set_index(["mode", "metric_kind"])
+    wide = wide.assign(all=tot["median_abs_error"], rows=tot["rows"]).reset_index()
+    wide.columns.name = None
+    return _order(wide, ["mode", "metric_kind"])
 
 
 def error_by(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:

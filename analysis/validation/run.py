@@ -34,14 +34,17 @@ from analysis.validation.fit import (  # noqa: F401
 )
 from analysis.validation.predict import closed_form, mode_used, preset_hardware  # noqa: F401
 from analysis.validation.report import (  # noqa: F401
+    QUANTITY_UNITS,
     WORKLOAD_KINDS,
     error_by,
     leave_one_source_out,
     loso_table,
     markdown,
+    median_abs_error_pivot,
     sol_violations,
     summary,
     summary_by_kind,
     summary_markdown,
+    unit_of,
     validation_table,
 )
