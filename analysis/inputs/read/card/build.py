@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 
-from analysis.inputs.errors import ParseError
+from analysis.inputs.errors import InputError, ParseError
 from analysis.inputs.read.card.values import INPUT_KINDS, CardState, fmt_num
+from analysis.inputs.strategy import Strategy
 from analysis.inputs.types import COMPUTE_PEAK_KEY
 
 CARD_NEEDS = ("a scenario card needs at least a hardware section (computing power, memory "
@@ -255,33 +256,150 @@ def _requirements(st: CardState, assumptions: list[str]) -> dict:
     return requirements
 
 
-def _current_strategy(st: CardState, assumptions: list[str]) -> dict | None:
-    """The degrees a strategy section states (PP and DP default to 1, said)."""
-    if not st.strategy:
-        if "strategy" in st.kinds_seen:
-            st.note("a strategy section is present but states no parallel degrees")
+#: The field a line error names (start of its message) -> the fact that, read on another line,
+#: makes the error a warning instead.
+_ERROR_FACT = {
+    "hardware.peak_TFLOPS": "peak_tflops", "hardware.hbm_capacity_GB": "hbm_capacity_gb",
+    "hardware.hbm_bandwidth_TB_per_s": "hbm_bandwidth_tbs", "hardware.mfu": "mfu",
+    "hardware.bandwidth_utilization": "bandwidth_utilization",
+    "requirements.ttft_s": "ttft_s", "requirements.tpot_s": "tpot_s",
+    "requirements.throughput_tokens_per_ms_per_gpu": "throughput_per_ms",
+    "model.num_layers": "num_layers", "model.hidden_size": "hidden_size",
+    "model.attention.num_heads": "num_heads", "model.attention.head_dim": "head_dim",
+    "model.attention.num_kv_heads": "num_kv_heads", "model.num_experts": "num_experts",
+    "model.expert_intermediate_size": "ffn_width_moe", "model.num_dense_layers":
+    "num_dense_layers", "model.precision": "precision", "model.vocab_size": "vocab_size",
+    "workload.batch_sequences": "batch_sequences", "workload.output_tokens": "output_tokens",
+    "workload.prompt_tokens": "prompt_tokens",
+}
+
+
+def resolve_line_errors(st: CardState) -> None:
+    """One unreadable line never voids a card whose other lines state the field: its error
+    becomes a warning. An error whose field no other line states is raised (the first by line).
+    """
+    for err, line in sorted(st.line_errors, key=lambda t: t[1].no):
+        field_name = err.why.split(":", 1)[0].strip()
+        fact = _ERROR_FACT.get(field_name)
+        stated = (fact in st.facts if fact else
+                  bool(st.top_k) if field_name == "model.top_k" else
+                  field_name.split(".")[-1] in st.strategy
+                  if field_name.startswith("current_strategy.") else False)
+        if fact == "ffn_width_moe":
+            stated = "ffn_width_moe" in st.facts or "ffn_width_dense" in st.facts
+        if not stated:
+            raise err
+        where = st.line_of(fact) if fact else None
+        st.warn(f"line {line.no} not read ({err.why}); {field_name} is read from "
+                f"{f'line {where.no}' if where else 'another line'}")
+
+
+def _stated_strategy(st: CardState, assumptions: list[str]) -> dict[str, tuple[int, int]]:
+    """Degree -> (value, line): from the strategy sections, else from the first other section
+    that states degrees ("## Baseline", "## Performance Evaluation"), said so."""
+    if st.strategy:
+        return {n: (v, ln.no) for n, (v, ln) in st.strategy.items()}
+    for heading, found in st.other_degrees.items():
+        if any(n in ("tp", "ep", "pp", "dp", "etp", "dp_attn") for n, _, _ in found):
+            out: dict[str, tuple[int, int]] = {}
+            for n, v, ln in found:
+                if n in out and out[n][0] != v:
+                    st.warn(f"line {ln.no}: {n} restated as {v} under '{heading}'; {out[n][0]} "
+                            f"(line {out[n][1]}) is kept")
+                out.setdefault(n, (v, ln.no))
+            assumptions.append(f"the current strategy is read from '{heading}' (line "
+                               f"{found[0][2].no}), the first section that states degrees")
+            return out
+    return {}
+
+
+def _gpus_of(cs: dict[str, int]) -> int | None:
+    """GPUs of the layout the degrees describe, completed as the scenario reader will
+    (:meth:`Strategy.complete`); None when they cannot form a layout."""
+    try:
+        return Strategy.complete(**cs).gpus
+    except InputError:
         return None
-    cs = {name: v for name, (v, _) in st.strategy.items()}
+
+
+def _choose_reading(st: CardState, cs: dict[str, int], assumptions: list[str]) -> None:
+    """EP and TP stated without dp_attn / etp: the seed's product reading (etp = tp, dp_attn =
+    ep: EP x TP GPUs) or TP inside an attention group of EP ranks (dp_attn = ep / tp, etp = 1:
+    EP GPUs). A stated GPU count chooses; without one the product reading is kept, said."""
+    if not ("tp" in cs and "ep" in cs) or "dp_attn" in cs or "etp" in cs or cs["tp"] == 1:
+        return
+    tp, ep = cs["tp"], cs["ep"]
+    rest = cs.get("pp", 1) * cs.get("dp", 1)
+    product, nested = tp * ep * rest, ep * rest
+    if st.gpus is None:
+        assumptions.append(f"current strategy: EP {ep} and TP {tp} read as a product (experts "
+                           f"EP {ep} x TP {tp}, attention TP {tp} x DP {ep}): {product} GPUs; no "
+                           f"GPU count is stated to choose TP inside the EP group ({nested})")
+        return
+    n, line = st.gpus
+    if n == nested and ep % tp == 0 and n != product:
+        cs.update(dp_attn=ep // tp, etp=1)
+        assumptions.append(f"current strategy: line {line.no} states {n} GPUs = EP x PP x DP, so "
+                           f"TP {tp} runs inside the attention group of the {ep} EP ranks "
+                           f"(attention TP {tp} x DP {ep // tp}, experts EP {ep}), not EP x TP = "
+                           f"{product}")
+    elif n == product:
+        pass    # the product reading, confirmed by the count (noted by _check_products)
+    else:
+        st.warn(f"line {line.no}: {n} GPUs matches neither EP x TP x PP x DP = {product} nor TP "
+                f"inside the EP group ({nested}); the product reading is kept")
+
+
+def _fill_pp_dp(cs: dict[str, int], assumptions: list[str]) -> None:
+    """PP and DP not stated: 1, said. A stated GPU count is not used to solve them (a count that
+    differs from the layout's is a conflict to report, see :func:`_check_products`)."""
     for name in ("pp", "dp"):
         if name not in cs:
             cs[name] = 1
-            assumptions.append(f"current strategy: no {name.upper()} degree stated: "
-                               f"{name} = 1")
-    order = ("ep", "tp", "pp", "dp", "etp", "dp_attn", "microbatches", "redundant_experts")
+            assumptions.append(f"current strategy: no {name.upper()} degree stated: {name} = 1")
+
+
+def _current_strategy(st: CardState, assumptions: list[str]) -> dict | None:
+    """The degrees the card states, the reading a stated GPU count chooses, PP / DP filled in;
+    every choice said, every disagreement a warning."""
+    stated = _stated_strategy(st, assumptions)
+    if not stated:
+        if "strategy" in st.kinds_seen:
+            st.note("a strategy section is present but states no parallel degrees")
+        return None
+    cs = {name: v for name, (v, _) in stated.items()}
+    _choose_reading(st, cs, assumptions)
+    _fill_pp_dp(cs, assumptions)
     rec = [h for h in st.strategy_headings
            if re.search(r"recommend|proposed|optimi[sz]ed|suggested", h, re.IGNORECASE)]
-    if rec:
+    if rec and st.strategy:
         assumptions.append(f"the card's '{rec[0]}' is taken as the current strategy (to be "
                            f"audited)")
-    if st.strategy_total:
-        total, tl = st.strategy_total
-        prod = 1
-        for n in ("ep", "tp", "pp", "dp"):
-            prod *= cs.get(n, 1)
-        rel = "equals" if prod == total else "differs from"
-        st.note(f"line {tl.no}: the strategy states {total} GPUs in total, which {rel} "
-                f"EP x TP x PP x DP = {prod}")
+    _check_products(st, cs)
+    order = ("ep", "tp", "pp", "dp", "etp", "dp_attn", "microbatches", "redundant_experts")
     return {n: cs[n] for n in order if n in cs}
+
+
+def _check_products(st: CardState, cs: dict[str, int]) -> None:
+    """A written product that does not multiply out, and a GPU count that differs from the
+    layout's: warnings (the stated degrees are kept)."""
+    for p, line in st.products:
+        if p.total is not None and p.total != p.value:
+            st.warn(f"line {line.no}: {' x '.join(fmt_num(f) for f in p.factors)} = "
+                    f"{fmt_num(p.value)}, not the {fmt_num(p.total)} written")
+    if st.gpus is not None:
+        n, line = st.gpus
+        gpus = _gpus_of(cs)
+        prod = 1
+        for name in ("ep", "tp", "pp", "dp"):
+            prod *= cs.get(name, 1)
+        if gpus == prod:
+            text = (f"line {line.no}: the strategy states {n} GPUs in total, which "
+                    f"{'equals' if gpus == n else 'differs from'} EP x TP x PP x DP = {prod}")
+        else:
+            text = (f"line {line.no}: the strategy states {n} GPUs in total, which "
+                    f"{'equals' if gpus == n else 'differs from'} the layout's {gpus}")
+        (st.note if gpus == n else st.warn)(text)
 
 
 def _gpu_budget(st: CardState, scenario: dict, assumptions: list[str]) -> None:
@@ -300,6 +418,7 @@ def _gpu_budget(st: CardState, scenario: dict, assumptions: list[str]) -> None:
 
 def build_scenario(st: CardState, path: str) -> tuple[dict, list[str]]:
     """The scenario dict and the assumptions (defaults said first, then the reading notes)."""
+    resolve_line_errors(st)
     _check_sections(st, path)
     assumptions: list[str] = []
     slug = card_slug(path)
@@ -315,3 +434,38 @@ def build_scenario(st: CardState, path: str) -> tuple[dict, list[str]]:
     if st.ignored_sections:
         st.note("sections ignored (not inputs): " + ", ".join(st.ignored_sections))
     return scenario, assumptions + st.notes
+
+
+#: Card fact -> its place in the scenario mapping (units in the names).
+FACT_PATH = {
+    "peak_tflops": "hardware.peak_TFLOPS", "hbm_capacity_gb": "hardware.hbm_capacity_GB",
+    "hbm_bandwidth_tbs": "hardware.hbm_bandwidth_TB_per_s", "mfu": "hardware.mfu",
+    "bandwidth_utilization": "hardware.bandwidth_utilization", "gpu_name": "hardware.name",
+    "max_gpus": "max_gpus", "num_layers": "model.num_layers", "hidden_size": "model.hidden_size",
+    "num_heads": "model.attention.num_heads", "head_dim": "model.attention.head_dim",
+    "num_kv_heads": "model.attention.num_kv_heads", "num_experts": "model.num_experts",
+    "ffn_width_moe": "model.expert_intermediate_size",
+    "ffn_width_dense": "model.ffn_intermediate_size",
+    "dense_intermediate_size": "model.dense_intermediate_size",
+    "num_dense_layers": "model.num_dense_layers", "precision": "model.precision",
+    "declared_total_params_B": "model.declared_total_params_B", "vocab_size": "model.vocab_size",
+    "model_name": "model.name", "batch_sequences": "workload.batch_sequences",
+    "prompt_tokens": "workload.prompt_tokens", "output_tokens": "workload.output_tokens",
+    "ttft_s": "requirements.ttft_s", "tpot_s": "requirements.tpot_s",
+    "throughput_per_ms": "requirements.throughput_tokens_per_ms_per_gpu",
+}
+
+
+def field_lines(st: CardState) -> dict[str, dict]:
+    """Every field the card states -> {"value": ..., "line": N} (the line it was read from)."""
+    out = {FACT_PATH[f]: {"value": v, "line": ln.no} for f, (v, ln) in st.facts.items()
+           if f in FACT_PATH}
+    if st.top_k:
+        k, ln, _ = sorted(st.top_k, key=lambda t: (not t[2], t[1].kind not in INPUT_KINDS,
+                                                   t[1].no))[0]
+        out["model.top_k"] = {"value": k, "line": ln.no}
+    for name, (v, ln) in st.strategy.items():
+        out[f"current_strategy.{name}"] = {"value": v, "line": ln.no}
+    if st.gpus is not None:
+        out["current_strategy.gpus"] = {"value": st.gpus[0], "line": st.gpus[1].no}
+    return dict(sorted(out.items()))
