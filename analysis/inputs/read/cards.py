@@ -40,13 +40,9 @@ from dataclasses import dataclass
 
 from analysis.inputs.errors import ParseError
 from analysis.inputs.read.card.build import CARD_NEEDS, build_scenario, field_lines
-from analysis.inputs.read.card.lines import (
-    handle_free_text,
-    handle_input_line,
-    handle_strategy_line,
-    scan_other_line,
-)
-from analysis.inputs.read.card.values import INPUT_KINDS, CardLine, CardState
+from analysis.inputs.read.card.lines import handle_free_text, handle_input_line
+from analysis.inputs.read.card.strategy import handle_strategy_line, scan_other_line
+from analysis.inputs.read.card.values import INPUT_KINDS, WARNING_PREFIX, CardLine, CardState
 from analysis.inputs.read.markdown import Section, split
 from analysis.inputs.read.text import words_to_digits
 
@@ -107,9 +103,15 @@ def read_card(text: str, path: str = "<card>") -> CardReading:
     """:func:`scenario_dict_from_card` with the warnings and each field's line kept apart."""
     st = _read(text, path)
     scenario, said = build_scenario(st, path)
-    warnings = [w for w in said if w in st.warnings]
-    return CardReading(scenario, [a for a in said if a not in st.warnings], warnings,
-                       field_lines(st))
+    assumptions, warnings = split_warnings(said)
+    return CardReading(scenario, assumptions, warnings, field_lines(st))
+
+
+def split_warnings(said: list[str]) -> tuple[list[str], list[str]]:
+    """A card's notes as (assumptions, warnings): warnings carry :data:`WARNING_PREFIX`."""
+    n = len(WARNING_PREFIX)
+    return ([a for a in said if not a.startswith(WARNING_PREFIX)],
+            [a[n:] for a in said if a.startswith(WARNING_PREFIX)])
 
 
 def _read(text: str, path: str) -> CardState:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 
-from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.errors import ParseError
+from analysis.inputs.read.card.strategy import current_strategy
 from analysis.inputs.read.card.values import INPUT_KINDS, CardState, fmt_num
-from analysis.inputs.strategy import Strategy
 from analysis.inputs.types import COMPUTE_PEAK_KEY
 
 CARD_NEEDS = ("a scenario card needs at least a hardware section (computing power, memory "
@@ -294,114 +294,6 @@ def resolve_line_errors(st: CardState) -> None:
                 f"{f'line {where.no}' if where else 'another line'}")
 
 
-def _stated_strategy(st: CardState, assumptions: list[str]) -> dict[str, tuple[int, int]]:
-    """Degree -> (value, line): from the strategy sections, else from the first other section
-    that states degrees ("## Baseline", "## Performance Evaluation"), said so."""
-    if st.strategy:
-        return {n: (v, ln.no) for n, (v, ln) in st.strategy.items()}
-    for heading, found in st.other_degrees.items():
-        if any(n in ("tp", "ep", "pp", "dp", "etp", "dp_attn") for n, _, _ in found):
-            out: dict[str, tuple[int, int]] = {}
-            for n, v, ln in found:
-                if n in out and out[n][0] != v:
-                    st.warn(f"line {ln.no}: {n} restated as {v} under '{heading}'; {out[n][0]} "
-                            f"(line {out[n][1]}) is kept")
-                out.setdefault(n, (v, ln.no))
-            assumptions.append(f"the current strategy is read from '{heading}' (line "
-                               f"{found[0][2].no}), the first section that states degrees")
-            return out
-    return {}
-
-
-def _gpus_of(cs: dict[str, int]) -> int | None:
-    """GPUs of the layout the degrees describe, completed as the scenario reader will
-    (:meth:`Strategy.complete`); None when they cannot form a layout."""
-    try:
-        return Strategy.complete(**cs).gpus
-    except InputError:
-        return None
-
-
-def _choose_reading(st: CardState, cs: dict[str, int], assumptions: list[str]) -> None:
-    """EP and TP stated without dp_attn / etp: the seed's product reading (etp = tp, dp_attn =
-    ep: EP x TP GPUs) or TP inside an attention group of EP ranks (dp_attn = ep / tp, etp = 1:
-    EP GPUs). A stated GPU count chooses; without one the product reading is kept, said."""
-    if not ("tp" in cs and "ep" in cs) or "dp_attn" in cs or "etp" in cs or cs["tp"] == 1:
-        return
-    tp, ep = cs["tp"], cs["ep"]
-    rest = cs.get("pp", 1) * cs.get("dp", 1)
-    product, nested = tp * ep * rest, ep * rest
-    if st.gpus is None:
-        assumptions.append(f"current strategy: EP {ep} and TP {tp} read as a product (experts "
-                           f"EP {ep} x TP {tp}, attention TP {tp} x DP {ep}): {product} GPUs; no "
-                           f"GPU count is stated to choose TP inside the EP group ({nested})")
-        return
-    n, line = st.gpus
-    if n == nested and ep % tp == 0 and n != product:
-        cs.update(dp_attn=ep // tp, etp=1)
-        assumptions.append(f"current strategy: line {line.no} states {n} GPUs = EP x PP x DP, so "
-                           f"TP {tp} runs inside the attention group of the {ep} EP ranks "
-                           f"(attention TP {tp} x DP {ep // tp}, experts EP {ep}), not EP x TP = "
-                           f"{product}")
-    elif n == product:
-        pass    # the product reading, confirmed by the count (noted by _check_products)
-    else:
-        st.warn(f"line {line.no}: {n} GPUs matches neither EP x TP x PP x DP = {product} nor TP "
-                f"inside the EP group ({nested}); the product reading is kept")
-
-
-def _fill_pp_dp(cs: dict[str, int], assumptions: list[str]) -> None:
-    """PP and DP not stated: 1, said. A stated GPU count is not used to solve them (a count that
-    differs from the layout's is a conflict to report, see :func:`_check_products`)."""
-    for name in ("pp", "dp"):
-        if name not in cs:
-            cs[name] = 1
-            assumptions.append(f"current strategy: no {name.upper()} degree stated: {name} = 1")
-
-
-def _current_strategy(st: CardState, assumptions: list[str]) -> dict | None:
-    """The degrees the card states, the reading a stated GPU count chooses, PP / DP filled in;
-    every choice said, every disagreement a warning."""
-    stated = _stated_strategy(st, assumptions)
-    if not stated:
-        if "strategy" in st.kinds_seen:
-            st.note("a strategy section is present but states no parallel degrees")
-        return None
-    cs = {name: v for name, (v, _) in stated.items()}
-    _choose_reading(st, cs, assumptions)
-    _fill_pp_dp(cs, assumptions)
-    rec = [h for h in st.strategy_headings
-           if re.search(r"recommend|proposed|optimi[sz]ed|suggested", h, re.IGNORECASE)]
-    if rec and st.strategy:
-        assumptions.append(f"the card's '{rec[0]}' is taken as the current strategy (to be "
-                           f"audited)")
-    _check_products(st, cs)
-    order = ("ep", "tp", "pp", "dp", "etp", "dp_attn", "microbatches", "redundant_experts")
-    return {n: cs[n] for n in order if n in cs}
-
-
-def _check_products(st: CardState, cs: dict[str, int]) -> None:
-    """A written product that does not multiply out, and a GPU count that differs from the
-    layout's: warnings (the stated degrees are kept)."""
-    for p, line in st.products:
-        if p.total is not None and p.total != p.value:
-            st.warn(f"line {line.no}: {' x '.join(fmt_num(f) for f in p.factors)} = "
-                    f"{fmt_num(p.value)}, not the {fmt_num(p.total)} written")
-    if st.gpus is not None:
-        n, line = st.gpus
-        gpus = _gpus_of(cs)
-        prod = 1
-        for name in ("ep", "tp", "pp", "dp"):
-            prod *= cs.get(name, 1)
-        if gpus == prod:
-            text = (f"line {line.no}: the strategy states {n} GPUs in total, which "
-                    f"{'equals' if gpus == n else 'differs from'} EP x TP x PP x DP = {prod}")
-        else:
-            text = (f"line {line.no}: the strategy states {n} GPUs in total, which "
-                    f"{'equals' if gpus == n else 'differs from'} the layout's {gpus}")
-        (st.note if gpus == n else st.warn)(text)
-
-
 def _gpu_budget(st: CardState, scenario: dict, assumptions: list[str]) -> None:
     say = assumptions.append
     if "max_gpus" in st.facts:
@@ -427,7 +319,7 @@ def build_scenario(st: CardState, path: str) -> tuple[dict, list[str]]:
     scenario: dict = {"name": slug, "source": path, "hardware": hardware, "model": model,
                       "workload": _workload(st, assumptions),
                       "requirements": _requirements(st, assumptions)}
-    strategy = _current_strategy(st, assumptions)
+    strategy = current_strategy(st, assumptions)
     if strategy is not None:
         scenario["current_strategy"] = strategy
     _gpu_budget(st, scenario, assumptions)

@@ -23,9 +23,7 @@ from analysis.inputs.read.card.values import (
     read_tokens,
 )
 from analysis.inputs.read.text import (
-    degrees_in_text,
     find_product,
-    read_degrees,
     words_to_digits,
 )
 from analysis.inputs.types import normalise_precision
@@ -433,8 +431,8 @@ def handle_free_text(st: CardState, line: CardLine) -> None:
     if NO_EXPERTS.search(text):
         st.set("num_experts", 0, line)
         st.flags.setdefault("dense", line)
-        got = True
-    if got:
+        text = NO_EXPERTS.sub(" ", text)
+    elif got:
         return
     for key, value in _prose_keys(text):
         rule = _rule_for(key)
@@ -466,50 +464,3 @@ def _prose_keys(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def handle_strategy_line(st: CardState, line: CardLine) -> None:
-    """A line of a strategy section: degrees in any shape (see
-    :func:`analysis.inputs.read.text.degrees_in_text`), a GPU count ("GPUs: 128", "Total GPUs =
-    EP x TP x PP x DP = 8 x 8 x 2 x 8 = 1024") and its product; else a top-k; else noted."""
-    d = read_degrees([(line.no, line.text, line.heading)])
-    for name, (v, _) in d.values.items():
-        put_degree(st, name, v, line)
-    if d.gpus is not None:
-        if st.gpus is None:
-            st.gpus = (d.gpus[0], line)
-        elif st.gpus[0] != d.gpus[0]:
-            st.warn(f"line {line.no}: {d.gpus[0]} GPUs disagrees with {st.gpus[0]} GPUs (line "
-                    f"{st.gpus[1].no}); the first is kept")
-    if d.product is not None:
-        st.products.append((d.product[0], line))
-    if d or d.gpus is not None:
-        return
-    names = [n for n, _ in degrees_in_text(line.key + ": 1")] if line.key else []
-    if names and re.search(r"\b(?:none|no|disabled|off|not used)\b", line.value, re.IGNORECASE):
-        put_degree(st, names[0], 1, line)
-        return
-    if names:   # a degree named but not readable: never guessed (an error unless stated elsewhere)
-        raise st.error(line, f"current_strategy.{names[0]}: no degree in {line.value.strip()!r} "
-                             f"(write e.g. '{line.key}: 4-way')")
-    if not scan_top_k(st, line):
-        st.note(f"line {line.no} ignored: {line.text.strip()!r}")
-
-
-def put_degree(st: CardState, name: str, value: int, line: CardLine) -> None:
-    """Record a stated degree; a different restatement is a warning (the first is kept)."""
-    if name in st.strategy:
-        old, where = st.strategy[name]
-        if old != value:
-            st.warn(f"line {line.no}: {name} restated as {value}; the first value {old} (line "
-                    f"{where.no}) is kept")
-        return
-    st.strategy[name] = (value, line)
-
-
-def scan_other_line(st: CardState, line: CardLine) -> None:
-    """A line of a section that is not an input ("## Baseline", "## Performance Evaluation"):
-    top-k is read wherever it is stated; degrees are kept per section, in case no strategy
-    section states any."""
-    scan_top_k(st, line)
-    found = degrees_in_text(line.text, line.heading)
-    if found:
-        st.other_degrees.setdefault(line.heading, []).extend((n, v, line) for n, v in found)

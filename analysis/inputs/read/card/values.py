@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from analysis.inputs.errors import ParseError
 
 INPUT_KINDS = ("hardware", "model", "workload", "requirements", "preamble")
+#: Marks a conflict or an unread line among a card's notes: a warning, not an assumption.
+WARNING_PREFIX = "warning: "
 
 # --------------------------------------------------------------------------------------------
 # Numbers and units
@@ -81,8 +83,9 @@ class CardState:
             self.notes.append(text)
 
     def warn(self, text: str) -> None:
-        """A conflict or an unread line: a note the reader must look at (kept as a warning)."""
-        self.note(text)
+        """A conflict or an unread line: a note marked ``WARNING_PREFIX`` (the scenario loader
+        moves it to the scenario's warnings)."""
+        self.note(WARNING_PREFIX + text)
         if text not in self.warnings:
             self.warnings.append(text)
 
