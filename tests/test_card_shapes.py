@@ -187,3 +187,11 @@ def test_one_garbage_line_changes_nothing_else(name, where, garbage):
     lines.insert(at, garbage)
     got, _ = scenario_dict_from_card("\n".join(lines), name)
     assert got == BASE[name]
+
+
+def test_a_json_that_is_not_a_scenario_is_a_one_line_error(capsys, tmp_path):
+    p = tmp_path / "notes.json"
+    p.write_text('{"foo": 1}')
+    assert main(["check", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: scenario = ") and "\n" not in err

@@ -39,11 +39,9 @@ __all__ = ["card_fields", "compose_scenario", "list_presets", "load_model", "loa
 _SCENARIO_MARKERS = ("hardware", "model", "workload")
 _MODEL_MARKERS = ("num_layers", "hidden_size", "attention", "num_experts")
 
-WRAP_HINT = ("a config.json holds a model only; wrap it in a scenario YAML, e.g.\n"
-             "  name: my-scenario\n"
-             "  hardware: H100-SXM\n"
-             "  model: {path}\n"
-             "  workload: {{batch_sequences: 64, prompt_tokens: 2048}}")
+WRAP_HINT = ("a config.json holds a model only; wrap it in a scenario YAML: "
+             "{{name: my-scenario, hardware: H100-SXM, model: {path}, "
+             "workload: {{batch_sequences: 64, prompt_tokens: 2048}}}}")
 
 
 def list_presets(kind: str) -> list[str]:
