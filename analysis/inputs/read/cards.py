@@ -36,19 +36,17 @@ throughput in tokens/ms or tokens/s (converted to tokens/ms).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from analysis.inputs.errors import ParseError
-from analysis.inputs.read.card.build import CARD_NEEDS, build_scenario
-from analysis.inputs.read.card.lines import (
-    handle_free_text,
-    handle_input_line,
-    handle_strategy_line,
-    scan_top_k,
-)
-from analysis.inputs.read.card.values import INPUT_KINDS, CardLine, CardState
+from analysis.inputs.read.card.build import CARD_NEEDS, build_scenario, field_lines
+from analysis.inputs.read.card.lines import handle_free_text, handle_input_line
+from analysis.inputs.read.card.strategy import handle_strategy_line, scan_other_line
+from analysis.inputs.read.card.values import INPUT_KINDS, WARNING_PREFIX, CardLine, CardState
 from analysis.inputs.read.markdown import Section, split
+from analysis.inputs.read.text import words_to_digits
 
-__all__ = ["CARD_NEEDS", "scenario_dict_from_card"]
+__all__ = ["CARD_NEEDS", "CardReading", "read_card", "scenario_dict_from_card"]
 
 # --------------------------------------------------------------------------------------------
 # Sections
@@ -59,7 +57,8 @@ def section_kind(title: str) -> str | None:
     if re.search(r"parallel(?:ism)?\s+(?:strateg|layout|config|plan|scheme)"
                  r"|strateg(?:y|ies)\s+(?:composition|layout)"
                  r"|(?:current|recommended|existing|deployed|proposed)\s+(?:\w+\s+)?"
-                 r"(?:strateg|layout|parallel)|^\W*(?:parallelism|layout|sharding)\W*$", t):
+                 r"(?:strateg|layout|parallel)|^\W*(?:parallelism|layout|sharding)\W*$"
+                 r"|\bbaseline\b|current\s+(?:deployment|setup|configuration)", t):
         return "strategy"
     if re.search(r"requirement|\bslos?\b|\bslas?\b|\btargets?\b|constraints?\b", t):
         return "requirements"
@@ -77,13 +76,46 @@ def section_kind(title: str) -> str | None:
 # The entry point
 # --------------------------------------------------------------------------------------------
 
+@dataclass
+class CardReading:
+    """What a card says: the scenario mapping, the assumptions (every default, every loose
+    reading), the warnings (conflicts, lines not read) and, per field, the line it came from."""
+
+    scenario: dict
+    assumptions: list[str]
+    warnings: list[str]
+    fields: dict[str, dict]         # "model.num_layers" -> {"value": 16, "line": 9}
+
+
 def scenario_dict_from_card(text: str, path: str = "<card>") -> tuple[dict, list[str]]:
-    """Read a scenario card into ``(scenario dict, assumptions)``.
+    """Read a scenario card into ``(scenario dict, assumptions)`` (warnings included, in the
+    order they arose); :func:`read_card` keeps the warnings and the line of each field apart.
 
     Raises :class:`ParseError` (with the 1-based line number when one line is at fault) for an
     empty or non-card text, a missing hardware or model section, a needed number that is not
-    there (``Layers: many``), or a missing essential field.
+    there (``Layers: many``) and not stated on another line, or a missing essential field.
     """
+    st = _read(text, path)
+    return build_scenario(st, path)
+
+
+def read_card(text: str, path: str = "<card>") -> CardReading:
+    """:func:`scenario_dict_from_card` with the warnings and each field's line kept apart."""
+    st = _read(text, path)
+    scenario, said = build_scenario(st, path)
+    assumptions, warnings = split_warnings(said)
+    return CardReading(scenario, assumptions, warnings, field_lines(st))
+
+
+def split_warnings(said: list[str]) -> tuple[list[str], list[str]]:
+    """A card's notes as (assumptions, warnings): warnings carry :data:`WARNING_PREFIX`."""
+    n = len(WARNING_PREFIX)
+    return ([a for a in said if not a.startswith(WARNING_PREFIX)],
+            [a[n:] for a in said if a.startswith(WARNING_PREFIX)])
+
+
+def _read(text: str, path: str) -> CardState:
+    """Every line of the card into a :class:`CardState` (facts, flags, degrees, notes)."""
     if not isinstance(text, str) or not text.strip():
         raise ParseError(path, f"empty card: {CARD_NEEDS}")
     st = CardState(path)
@@ -93,40 +125,54 @@ def scenario_dict_from_card(text: str, path: str = "<card>") -> tuple[dict, list
     doc = split(text, pseudo_heading=lambda t: section_kind(t) is not None)
     for ev in doc.events():
         if isinstance(ev, Section):
-            no, level, htitle = ev.no, ev.level, ev.title
             if other_start:
                 st.ignored_sections.append(f"'{other_start[0]}' (line {other_start[1]})")
                 other_start = None
-            while headings and headings[-1][0] >= level:
-                headings.pop()
-            parent = headings[-1][1] if headings else None
-            k = section_kind(htitle)
-            if level == 1 and re.search(r"\bplan\b|\bcard\b|\bscenario\b", htitle, re.IGNORECASE):
-                k = "preamble"      # a document title, not a section
-            if k is None:
-                k = parent if parent in INPUT_KINDS and parent != "preamble" else "other"
-            if k in ("hardware", "model", "workload", "requirements", "strategy"):
-                st.kinds_seen.add(k)
-            if k == "strategy":
-                st.strategy_headings.append(htitle)
-            headings.append((level, k))
-            kind, title = k, htitle
-            if k == "other":
-                other_start = (htitle, no)
+            kind, title = _enter_section(st, headings, ev), ev.title
+            if kind == "other":
+                other_start = (title, ev.no)
             continue
-        key, value = ev.key, ev.value
-        line = CardLine(ev.no, ev.raw, ev.text, key.lower().strip() if key else None, value, kind,
-                     title)
-        if kind == "other":
-            scan_top_k(st, line)   # top-k is read wherever it is stated
-        elif key == "":
-            continue
-        elif kind == "strategy":
-            handle_strategy_line(st, line)
-        elif key is None:
-            handle_free_text(st, line)
-        else:
-            handle_input_line(st, line)
+        if ev.key == "":
+            continue        # a table's header row
+        key = ev.key.lower().strip() if ev.key else None
+        line = CardLine(ev.no, ev.raw, ev.text, key, words_to_digits(ev.value), kind, title)
+        try:
+            _dispatch(st, line)
+        except ParseError as e:
+            st.line_errors.append((e, line))
     if other_start:
         st.ignored_sections.append(f"'{other_start[0]}' (line {other_start[1]})")
-    return build_scenario(st, path)
+    if doc.fenced:
+        st.note("code blocks skipped: " + ", ".join(f"lines {a}-{b}" if a != b else f"line {a}"
+                                                    for a, b in doc.fenced))
+    return st
+
+
+def _enter_section(st: CardState, headings: list[tuple[int, str]], sec: Section) -> str:
+    """The kind of the section a heading opens (an unknown sub-heading inherits an input
+    section's kind)."""
+    while headings and headings[-1][0] >= sec.level:
+        headings.pop()
+    parent = headings[-1][1] if headings else None
+    k = section_kind(sec.title)
+    if sec.level == 1 and re.search(r"\bplan\b|\bcard\b|\bscenario\b", sec.title, re.IGNORECASE):
+        k = "preamble"      # a document title, not a section
+    if k is None:
+        k = parent if parent in INPUT_KINDS and parent != "preamble" else "other"
+    if k in ("hardware", "model", "workload", "requirements", "strategy"):
+        st.kinds_seen.add(k)
+    if k == "strategy":
+        st.strategy_headings.append(sec.title)
+    headings.append((sec.level, k))
+    return k
+
+
+def _dispatch(st: CardState, line: CardLine) -> None:
+    if line.kind == "other":
+        scan_other_line(st, line)
+    elif line.kind == "strategy":
+        handle_strategy_line(st, line)
+    elif line.key is None:
+        handle_free_text(st, line)
+    else:
+        handle_input_line(st, line)

@@ -6,6 +6,7 @@ import os
 import re
 
 from analysis.inputs.errors import ParseError
+from analysis.inputs.read.card.strategy import current_strategy
 from analysis.inputs.read.card.values import INPUT_KINDS, CardState, fmt_num
 from analysis.inputs.types import COMPUTE_PEAK_KEY
 
@@ -255,33 +256,42 @@ def _requirements(st: CardState, assumptions: list[str]) -> dict:
     return requirements
 
 
-def _current_strategy(st: CardState, assumptions: list[str]) -> dict | None:
-    """The degrees a strategy section states (PP and DP default to 1, said)."""
-    if not st.strategy:
-        if "strategy" in st.kinds_seen:
-            st.note("a strategy section is present but states no parallel degrees")
-        return None
-    cs = {name: v for name, (v, _) in st.strategy.items()}
-    for name in ("pp", "dp"):
-        if name not in cs:
-            cs[name] = 1
-            assumptions.append(f"current strategy: no {name.upper()} degree stated: "
-                               f"{name} = 1")
-    order = ("ep", "tp", "pp", "dp", "etp", "dp_attn", "microbatches", "redundant_experts")
-    rec = [h for h in st.strategy_headings
-           if re.search(r"recommend|proposed|optimi[sz]ed|suggested", h, re.IGNORECASE)]
-    if rec:
-        assumptions.append(f"the card's '{rec[0]}' is taken as the current strategy (to be "
-                           f"audited)")
-    if st.strategy_total:
-        total, tl = st.strategy_total
-        prod = 1
-        for n in ("ep", "tp", "pp", "dp"):
-            prod *= cs.get(n, 1)
-        rel = "equals" if prod == total else "differs from"
-        st.note(f"line {tl.no}: the strategy states {total} GPUs in total, which {rel} "
-                f"EP x TP x PP x DP = {prod}")
-    return {n: cs[n] for n in order if n in cs}
+#: The field a line error names (start of its message) -> the fact that, read on another line,
+#: makes the error a warning instead.
+_ERROR_FACT = {
+    "hardware.peak_TFLOPS": "peak_tflops", "hardware.hbm_capacity_GB": "hbm_capacity_gb",
+    "hardware.hbm_bandwidth_TB_per_s": "hbm_bandwidth_tbs", "hardware.mfu": "mfu",
+    "hardware.bandwidth_utilization": "bandwidth_utilization",
+    "requirements.ttft_s": "ttft_s", "requirements.tpot_s": "tpot_s",
+    "requirements.throughput_tokens_per_ms_per_gpu": "throughput_per_ms",
+    "model.num_layers": "num_layers", "model.hidden_size": "hidden_size",
+    "model.attention.num_heads": "num_heads", "model.attention.head_dim": "head_dim",
+    "model.attention.num_kv_heads": "num_kv_heads", "model.num_experts": "num_experts",
+    "model.expert_intermediate_size": "ffn_width_moe", "model.num_dense_layers":
+    "num_dense_layers", "model.precision": "precision", "model.vocab_size": "vocab_size",
+    "workload.batch_sequences": "batch_sequences", "workload.output_tokens": "output_tokens",
+    "workload.prompt_tokens": "prompt_tokens",
+}
+
+
+def resolve_line_errors(st: CardState) -> None:
+    """One unreadable line never voids a card whose other lines state the field: its error
+    becomes a warning. An error whose field no other line states is raised (the first by line).
+    """
+    for err, line in sorted(st.line_errors, key=lambda t: t[1].no):
+        field_name = err.why.split(":", 1)[0].strip()
+        fact = _ERROR_FACT.get(field_name)
+        stated = (fact in st.facts if fact else
+                  bool(st.top_k) if field_name == "model.top_k" else
+                  field_name.split(".")[-1] in st.strategy
+                  if field_name.startswith("current_strategy.") else False)
+        if fact == "ffn_width_moe":
+            stated = "ffn_width_moe" in st.facts or "ffn_width_dense" in st.facts
+        if not stated:
+            raise err
+        where = st.line_of(fact) if fact else None
+        st.warn(f"line {line.no} not read ({err.why}); {field_name} is read from "
+                f"{f'line {where.no}' if where else 'another line'}")
 
 
 def _gpu_budget(st: CardState, scenario: dict, assumptions: list[str]) -> None:
@@ -300,6 +310,7 @@ def _gpu_budget(st: CardState, scenario: dict, assumptions: list[str]) -> None:
 
 def build_scenario(st: CardState, path: str) -> tuple[dict, list[str]]:
     """The scenario dict and the assumptions (defaults said first, then the reading notes)."""
+    resolve_line_errors(st)
     _check_sections(st, path)
     assumptions: list[str] = []
     slug = card_slug(path)
@@ -308,10 +319,45 @@ def build_scenario(st: CardState, path: str) -> tuple[dict, list[str]]:
     scenario: dict = {"name": slug, "source": path, "hardware": hardware, "model": model,
                       "workload": _workload(st, assumptions),
                       "requirements": _requirements(st, assumptions)}
-    strategy = _current_strategy(st, assumptions)
+    strategy = current_strategy(st, assumptions)
     if strategy is not None:
         scenario["current_strategy"] = strategy
     _gpu_budget(st, scenario, assumptions)
     if st.ignored_sections:
         st.note("sections ignored (not inputs): " + ", ".join(st.ignored_sections))
     return scenario, assumptions + st.notes
+
+
+#: Card fact -> its place in the scenario mapping (units in the names).
+FACT_PATH = {
+    "peak_tflops": "hardware.peak_TFLOPS", "hbm_capacity_gb": "hardware.hbm_capacity_GB",
+    "hbm_bandwidth_tbs": "hardware.hbm_bandwidth_TB_per_s", "mfu": "hardware.mfu",
+    "bandwidth_utilization": "hardware.bandwidth_utilization", "gpu_name": "hardware.name",
+    "max_gpus": "max_gpus", "num_layers": "model.num_layers", "hidden_size": "model.hidden_size",
+    "num_heads": "model.attention.num_heads", "head_dim": "model.attention.head_dim",
+    "num_kv_heads": "model.attention.num_kv_heads", "num_experts": "model.num_experts",
+    "ffn_width_moe": "model.expert_intermediate_size",
+    "ffn_width_dense": "model.ffn_intermediate_size",
+    "dense_intermediate_size": "model.dense_intermediate_size",
+    "num_dense_layers": "model.num_dense_layers", "precision": "model.precision",
+    "declared_total_params_B": "model.declared_total_params_B", "vocab_size": "model.vocab_size",
+    "model_name": "model.name", "batch_sequences": "workload.batch_sequences",
+    "prompt_tokens": "workload.prompt_tokens", "output_tokens": "workload.output_tokens",
+    "ttft_s": "requirements.ttft_s", "tpot_s": "requirements.tpot_s",
+    "throughput_per_ms": "requirements.throughput_tokens_per_ms_per_gpu",
+}
+
+
+def field_lines(st: CardState) -> dict[str, dict]:
+    """Every field the card states -> {"value": ..., "line": N} (the line it was read from)."""
+    out = {FACT_PATH[f]: {"value": v, "line": ln.no} for f, (v, ln) in st.facts.items()
+           if f in FACT_PATH}
+    if st.top_k:
+        k, ln, _ = sorted(st.top_k, key=lambda t: (not t[2], t[1].kind not in INPUT_KINDS,
+                                                   t[1].no))[0]
+        out["model.top_k"] = {"value": k, "line": ln.no}
+    for name, (v, ln) in st.strategy.items():
+        out[f"current_strategy.{name}"] = {"value": v, "line": ln.no}
+    if st.gpus is not None:
+        out["current_strategy.gpus"] = {"value": st.gpus[0], "line": st.gpus[1].no}
+    return dict(sorted(out.items()))

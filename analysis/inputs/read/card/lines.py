@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from analysis.inputs.errors import InputError
+from analysis.inputs.errors import InputError, ParseError
 from analysis.inputs.read.card.values import (
     NONE_RE,
     CardLine,
@@ -22,6 +22,10 @@ from analysis.inputs.read.card.values import (
     read_time_s,
     read_tokens,
 )
+from analysis.inputs.read.text import (
+    find_product,
+    words_to_digits,
+)
 from analysis.inputs.types import normalise_precision
 
 # --------------------------------------------------------------------------------------------
@@ -36,7 +40,19 @@ TOPK_TEXT = [
                re.IGNORECASE),
     re.compile(r"(\d+)\s+(?:active|activated|selected)\s+experts", re.IGNORECASE),
     re.compile(r"activates?\s+(\d+)\s+experts", re.IGNORECASE),
+    # "selects 4 experts", "routed to 6 experts", "chooses a single expert" (words -> digits)
+    re.compile(r"(?:select|choose|pick|activate|use|route)(?:s|d|ed)?\s+(?:each\s+token\s+)?"
+               r"(?:to\s+)?(?:the\s+)?(?:top\s+)?(\d+)\s+(?:routed\s+)?experts?\b",
+               re.IGNORECASE),
+    re.compile(r"(\d+)\s+(?:routed\s+)?experts?\s+(?:are\s+|is\s+)?(?:selected|chosen|activated"
+               r"|picked)\b", re.IGNORECASE),
 ]
+_TOPK_BEFORE = re.compile(r"(?:top|select\w*|choose\w*|chosen|pick\w*|activat\w*|route\w*|to|"
+                          r"uses?)\s*(?:the\s+)?(?:top\s+)?$", re.IGNORECASE)
+#: "no experts", "without experts", "not an MoE", "(no experts)": a dense model says so.
+NO_EXPERTS = re.compile(r"\b(?:no|without|zero|not\s+an?|non)[\s-]+(?:routed\s+)?"
+                        r"(?:experts?|moe|mixture[\s-]+of[\s-]+experts?)\b(?![\s-]*parallel)",
+                        re.IGNORECASE)
 EXPERTS_TEXT = re.compile(
     r"(?<![\w.])(\d+)[\s-]*(?:routed\s+)?experts?\b"
     r"(?!\s+(?:are\s+)?(?:activated\s+|active\s+|selected\s+|chosen\s+|used\s+)?"
@@ -46,7 +62,8 @@ DENSE_WORDS = re.compile(r"\bmlp\b|\bffn\b|\bdense\b|feed[\s-]?forward", re.IGNO
 
 
 def scan_top_k(st: CardState, line: CardLine, from_key: bool = False) -> bool:
-    text = line.value if from_key else line.text
+    """Top-k stated on the line ("top-2", "selects six experts", "a single expert per token")."""
+    text = line.value if from_key else words_to_digits(line.text)
     for rx in TOPK_TEXT:
         m = rx.search(text)
         if m:
@@ -57,17 +74,22 @@ def scan_top_k(st: CardState, line: CardLine, from_key: bool = False) -> bool:
 
 def scan_experts(st: CardState, line: CardLine, text: str) -> bool:
     """Experts named inside another line ("Each layer has 64 experts")."""
+    text = words_to_digits(text)
     for m in EXPERTS_TEXT.finditer(text):
-        before = text[max(0, m.start() - 5):m.start()].lower()
-        if "top" in before:
-            continue
+        if _TOPK_BEFORE.search(text[max(0, m.start() - 24):m.start()]):
+            continue        # "top 2 experts", "selects 4 experts": a top-k, not the count
         st.set("num_experts", int(m.group(1)), line)
         return True
     return False
 
 
 def architecture_words(st: CardState, line: CardLine, text: str) -> None:
-    """Dense / MoE / MHA / MQA / MLA words on a Layers or architecture line."""
+    """Dense / MoE / MHA / MQA / MLA words on a Layers or architecture line; "a dense MLP (no
+    experts)" states zero experts."""
+    if NO_EXPERTS.search(text):
+        st.set("num_experts", 0, line)
+        st.flags.setdefault("dense", line)
+        text = NO_EXPERTS.sub(" ", text)
     if MOE_WORDS.search(text):
         st.flags.setdefault("moe", line)
     elif DENSE_WORDS.search(text):
@@ -112,7 +134,9 @@ def handle_attention(st: CardState, line: CardLine) -> None:
     hd = (re.search(r"dimension of (?:each|every|one|a)\s+heads?\s*(?:is|=|:|of)?\s*(\d+)", val,
                     re.IGNORECASE)
           or re.search(r"head[\s_-]*dim(?:ension)?s?\s*(?:is|=|:|of)?\s*(\d+)", val, re.IGNORECASE)
-          or re.search(r"(\d+)\s*(?:dims?|dimensions?)?\s*(?:per|each)\s+head", val, re.IGNORECASE))
+          or re.search(r"(\d+)\s*(?:dims?|dimensions?)?\s*(?:per|each)\s+head", val, re.IGNORECASE)
+          or re.search(r"heads?\s+(?:of|with)\s+(?:size|dim(?:ension)?)s?\s*(?:of\s+)?(\d+)", val,
+                       re.IGNORECASE))
     if hd and not m:
         st.set("head_dim", int(hd.group(1)), line)
         read = True
@@ -159,6 +183,15 @@ def handle_gpus(st: CardState, line: CardLine) -> None:
     if re.search(r"no\s+limit|unlimited|ample|plenty|any number|as many|unbounded|enough",
                  val, re.IGNORECASE) or NONE_RE.match(val):
         st.set("gpus_unlimited", True, line)
+        return
+    p = find_product(words_to_digits(val))
+    if p is not None and p.factors:
+        count = int(p.total if p.total is not None else p.value)
+        if p.total is not None and p.total != p.value:
+            st.warn(f"line {line.no}: the product {' x '.join(fmt_num(f) for f in p.factors)} "
+                    f"= {fmt_num(p.value)}, not the {fmt_num(p.total)} written; "
+                    f"{fmt_num(p.total)} GPUs kept as stated")
+        st.set("max_gpus", count, line)
         return
     m = re.match(r"\s*(?:up to|at most|max(?:imum)?|<=|≤|~)?\s*(\d[\d,]*)(?![\w.])", val,
                  re.IGNORECASE)
@@ -236,8 +269,12 @@ def _dense_layers(st: CardState, line: CardLine) -> None:
 
 def _experts(st: CardState, line: CardLine) -> None:
     if first_number(line.value) is None:
-        if re.search(r"^\s*(none|no|0)\b", line.value, re.IGNORECASE):
+        if re.search(r"^\s*(none|no|0)\b", line.value, re.IGNORECASE) or NO_EXPERTS.search(
+                line.value):
             st.set("num_experts", 0, line)
+        elif re.search(r"type|kind|activation|architecture|design|structure|style|form|function",
+                       line.key or ""):
+            st.note(f"line {line.no}: {line.text.strip()!r} describes the experts, not how many")
         else:
             raise st.error(line, "model.num_experts: no number (write e.g. 'Experts per "
                                  "Layer: 16')")
@@ -281,6 +318,10 @@ def _precision(st: CardState, line: CardLine) -> None:
 
 
 def _params(st: CardState, line: CardLine) -> None:
+    if re.search(r"\d\s*(?:[kmgt]i?b|bytes?)\b", line.value, re.IGNORECASE):
+        st.note(f"line {line.no} ignored: {line.text.strip()!r} (a memory size, not a "
+                f"parameter count)")
+        return
     p = read_params_b(st, line)
     if p is not None:
         if re.search(r"activ", line.key or ""):
@@ -343,6 +384,7 @@ INPUT_RULES = [
                     and not re.search(r"size|dim|width|hidden", k)), _shared_experts),
     (_is_ffn_key, _ffn),
     (r"dense layers?|first .*dense|leading dense", _dense_layers),
+    (r"\bparam", _params),
     (r"expert", _experts),
     (r"head|attention|\bmha\b|\bgqa\b|\bmqa\b", lambda st, line: handle_attention(st, line)),
     (_is_hidden_key, _hidden),
@@ -353,70 +395,72 @@ INPUT_RULES = [
     (r"vocab", _vocab),
     (r"^(?:model(?: name)?|name)$", _model_name),
     (r"batch", _batch),
-    (r"output|generat|decode len|\bosl\b|new tokens", _output),
+    (r"output|generat|decode len|\bosl\b|new tokens|\bout\b", _output),
     ((r"seq(?:uence)?[\s_-]*len|prompt|input[\s_-]*(?:len|tokens)|context[\s_-]*len"
      r"|\bisl\b|sequence"), _prompt),
 ]
 
 
+def _rule_for(key: str):
+    """The handler of the first rule of :data:`INPUT_RULES` whose test matches ``key``."""
+    for test, handler in INPUT_RULES:
+        if (re.search(test, key) if isinstance(test, str) else test(key)):
+            return handler
+    return None
+
+
 def handle_input_line(st: CardState, line: CardLine) -> None:
     """One "Key: value" line of an input section (hardware, model, workload, requirements):
     the first rule of :data:`INPUT_RULES` whose test matches the key reads it."""
-    k = line.key or ""
-    for test, handler in INPUT_RULES:
-        if (re.search(test, k) if isinstance(test, str) else test(k)):
-            handler(st, line)
-            return
+    handler = _rule_for(line.key or "")
+    if handler is not None:
+        handler(st, line)
+        return
     if not scan_top_k(st, line):
         st.note(f"line {line.no} ignored: {line.text.strip()!r}")
 
 
 def handle_free_text(st: CardState, line: CardLine) -> None:
-    """A line of an input section with no key ("Each layer has 64 experts")."""
+    """A line of an input section with no key: "Each layer has 64 experts", or a prose bullet
+    ("48 decoder layers, each attention plus an MoE block", "Hidden dimension 4096", "32 query
+    heads of size 128, 8 KV heads"): the words before the first number, else the words after
+    it, are tried as the key. A prose line that no rule reads is noted, never an error."""
     got = scan_top_k(st, line)
     got = scan_experts(st, line, line.text) or got
-    if not got:
-        st.note(f"line {line.no} ignored: {line.text.strip()!r}")
-
-
-STRATEGY_KEYS = [
-    ("microbatches", r"micro[\s-]*batch"),
-    ("redundant_experts", r"redundant"),
-    ("etp", r"expert[\s-]*tensor|\betp\b"),
-    ("dp_attn", r"attention[\s-]*(?:data|dp)|dp[\s_-]*attn|\battn[\s_-]*dp"),
-    ("ep", r"expert[\s-]*parallel|\(ep\)|^ep\b"),
-    ("tp", r"tensor[\s-]*parallel|\(tp\)|^tp\b"),
-    ("pp", r"pipeline[\s-]*parallel|\(pp\)|^pp\b"),
-    ("dp", r"data[\s-]*parallel|\(dp\)|^dp\b"),
-]
-
-
-def handle_strategy_line(st: CardState, line: CardLine) -> None:
-    k = line.key or ""
-    several = re.findall(r"\b(etp|ep|tp|pp|dp)\s*[=:]\s*(\d+)\b", line.text, re.IGNORECASE)
-    if len(several) >= 2:   # "tp=4, ep=16, pp=1"
-        for name, v in several:
-            st.strategy.setdefault(name.lower(), (int(v), line))
+    text = words_to_digits(line.text)
+    if NO_EXPERTS.search(text):
+        st.set("num_experts", 0, line)
+        st.flags.setdefault("dense", line)
+        text = NO_EXPERTS.sub(" ", text)
+    elif got:
         return
-    if line.key is not None:
-        if re.search(r"total|gpus?\b|world size", k):
-            got = first_number(line.value)
-            if got:
-                st.strategy_total = (int(got[0]), line)
-                return
-        for name, rx in STRATEGY_KEYS:
-            if re.search(rx, k):
-                v, _ = need_number(st, line, f"current_strategy.{name}",
-                                    f"{line.key}: 8-way", integer=True)
-                if name in st.strategy and st.strategy[name][0] != int(v):
-                    st.note(f"line {line.no}: {name} restated as {int(v)}; the first value "
-                            f"{st.strategy[name][0]} (line {st.strategy[name][1].no}) is kept")
-                st.strategy.setdefault(name, (int(v), line))
-                return
-    found = re.findall(r"\b(etp|ep|tp|pp|dp)\s*[=:]?\s*(\d+)\b", line.text, re.IGNORECASE)
-    if found:
-        for name, v in found:
-            st.strategy.setdefault(name.lower(), (int(v), line))
+    for key, value in _prose_keys(text):
+        rule = _rule_for(key)
+        if rule is None or rule in (_top_k_key, _model_name):
+            continue
+        probe = CardLine(line.no, line.raw, line.text, key, value, line.kind, line.heading)
+        try:
+            rule(st, probe)
+        except ParseError:
+            break
         return
-    if not scan_top_k(st, line):
-        st.note(f"line {line.no} ignored: {line.text.strip()!r}")
+    st.note(f"line {line.no} ignored: {line.text.strip()!r}")
+
+
+def _prose_keys(text: str) -> list[tuple[str, str]]:
+    """(key, value) guesses for a keyless line: the words before its first number (value: from
+    the number on), then the words right after the number (value: the whole line)."""
+    m = re.search(r"(?<![\w.])\d", text)
+    if m is None:
+        return []
+    before = re.sub(r"\b(?:is|are|of|has|have|with|=|:)\s*$", "", text[:m.start()].strip(),
+                    flags=re.IGNORECASE).strip(" ,;-").lower()
+    after = re.match(r"[\d.,]*\s*[kKmM]?[\s-]*([A-Za-z][A-Za-z /-]*)", text[m.start():])
+    out = []
+    if re.search(r"[a-z]{3}", before):
+        out.append((before, text[m.start():]))
+    if after:
+        out.append((after.group(1).strip().lower(), text))
+    return out
+
+

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from analysis.inputs.errors import ParseError
 
 INPUT_KINDS = ("hardware", "model", "workload", "requirements", "preamble")
+#: Marks a conflict or an unread line among a card's notes: a warning, not an assumption.
+WARNING_PREFIX = "warning: "
 
 # --------------------------------------------------------------------------------------------
 # Numbers and units
@@ -66,6 +68,12 @@ class CardState:
     kinds_seen: set[str] = field(default_factory=set)
     strategy_headings: list[str] = field(default_factory=list)
     ignored_sections: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # conflicts and unread lines
+    line_errors: list[tuple[ParseError, CardLine]] = field(default_factory=list)
+    gpus: tuple[int, CardLine] | None = None             # a GPU count stated with a strategy
+    products: list[tuple[object, CardLine]] = field(default_factory=list)  # text.Product
+    # degrees stated in sections that are not inputs ("## Baseline", "## Evaluation"):
+    other_degrees: dict[str, list[tuple[str, int, CardLine]]] = field(default_factory=dict)
 
     def error(self, line: CardLine, why: str) -> ParseError:
         return ParseError(self.path, why, line=line.no, text=line.raw)
@@ -74,12 +82,20 @@ class CardState:
         if text not in self.notes:
             self.notes.append(text)
 
+    def warn(self, text: str) -> None:
+        """A conflict or an unread line: a note marked ``WARNING_PREFIX`` (the scenario loader
+        moves it to the scenario's warnings)."""
+        self.note(WARNING_PREFIX + text)
+        if text not in self.warnings:
+            self.warnings.append(text)
+
     def set(self, name: str, value: object, line: CardLine) -> None:
-        """Record a fact; a later, different value for the same fact is noted and dropped."""
+        """Record a fact; a later, different value for the same fact is a warning (the first
+        value is kept: a conflict is reported, never resolved silently)."""
         if name in self.facts:
             old, where = self.facts[name]
             if old != value:
-                self.note(f"line {line.no}: {name} restated as {value!r}; the first value "
+                self.warn(f"line {line.no}: {name} restated as {value!r}; the first value "
                           f"{old!r} (line {where.no}) is kept")
             return
         self.facts[name] = (value, line)
