@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
+from analysis.inputs import limits
 from analysis.inputs.errors import InputError
 
 # --------------------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ class Hardware:
             check_positive(f"hardware.{name}", getattr(self, name), allow_zero=True)
         for name in ("mfu", "bandwidth_utilization", "scaleup_efficiency", "scaleout_efficiency"):
             check_fraction(f"hardware.{name}", getattr(self, name))
+        limits.check_hardware(self)
 
     def peak_flops_for(self, precision: str) -> float:
         """Dense peak FLOP/s for matmuls in ``precision``; InputError if this GPU lacks it."""
@@ -356,6 +358,7 @@ class Model:
         for name in ("declared_total_params", "declared_active_params"):
             if getattr(self, name) is not None:
                 check_positive(f"{f}.{name}", getattr(self, name))
+        limits.check_model(self)
 
     # Derived facts used everywhere (no formulas here beyond naming)
     @property
@@ -439,6 +442,7 @@ class Workload:
             if lo > hi:
                 raise InputError("workload.prompt_range_tokens", self.prompt_range_tokens,
                                  "the range is reversed", f"[{hi}, {lo}]")
+        limits.check_workload(self)
 
     @property
     def max_prompt_tokens(self) -> int:
@@ -453,6 +457,7 @@ class Workload:
                    output_tokens_stated: bool = True) -> Workload:
         check_positive("workload.prompt_range_tokens[0]", lo, integer=True)
         check_positive("workload.prompt_range_tokens[1]", hi, integer=True)
+        limits.check_limit("workload.prompt_range_tokens[1]", hi, "prompt_tokens")
         if lo > hi:
             raise InputError("workload.prompt_range_tokens", (lo, hi), "the range is reversed",
                              f"[{hi}, {lo}]")
@@ -498,6 +503,7 @@ class Requirements:
         if self.memory_reserve_fraction >= 1:
             raise InputError("requirements.memory_reserve_fraction", self.memory_reserve_fraction,
                              "would leave no memory for the model", "0 <= x < 1")
+        limits.check_requirements(self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -544,6 +550,7 @@ class Strategy:
         for name in DEGREE_NAMES:
             check_positive(f"strategy.{name}", getattr(self, name), integer=True,
                            allow_zero=(name == "redundant_experts"))
+        limits.check_strategy(self, DEGREE_NAMES)
         if self.tp * self.dp_attn != self.etp * self.ep:
             raise InputError("strategy", self.label(),
                              f"attention uses tp*dp_attn = {self.tp * self.dp_attn} GPUs but "
@@ -612,6 +619,9 @@ class Strategy:
             name = aliases.get(name.lower(), name.lower())
             if name not in DEGREE_NAMES:
                 raise InputError("strategy", name, "unknown degree", ", ".join(DEGREE_NAMES))
+            if name in values:
+                raise InputError("strategy", text, f"{name} is given twice",
+                                 f"each degree once, e.g. '{name}={raw}'")
             try:
                 values[name] = int(raw)
             except ValueError:
@@ -689,6 +699,7 @@ class Scenario:
         check_positive("scenario.max_gpus", self.max_gpus, integer=True)
         if self.fixed_gpus is not None:
             check_positive("scenario.fixed_gpus", self.fixed_gpus, integer=True)
+        limits.check_scenario(self)
 
     def with_assumptions(self, *more: str) -> Scenario:
         return replace(self, assumptions=tuple(dict.fromkeys(self.assumptions + more)))

@@ -668,12 +668,10 @@ def strategy_from_value(value: object, where: str | None = None) -> Strategy:
 
 def read_yaml(path: str | Path) -> Any:
     """Parse a YAML file; ParseError with the 1-based line on malformed YAML."""
+    from analysis.inputs.read.files import read_text_file
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ParseError(str(p), f"cannot read: {e.strerror or e}") from None
-    return parse_yaml_text(text, str(p))
+    return parse_yaml_text(read_text_file(p, "YAML file"), str(p))
 
 
 def parse_yaml_text(text: str, path: str) -> Any:

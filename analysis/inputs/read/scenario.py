@@ -138,11 +138,9 @@ def _scenario_from_card(path: Path) -> Scenario:
     from analysis.inputs.read.cards import (
         scenario_dict_from_card,  # written in parallel; imported when needed
     )
+    from analysis.inputs.read.files import read_text_file
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ParseError(str(path), f"cannot read: {e.strerror or e}") from None
+    text = read_text_file(path, "scenario card")
     data, card_assumptions = scenario_dict_from_card(text, str(path))
     scenario = scenario_from_dict(data, str(path), path.parent)
     merged = tuple(dict.fromkeys(list(card_assumptions) + list(scenario.assumptions)))

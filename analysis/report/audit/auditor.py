@@ -57,6 +57,7 @@ from analysis import fmt
 from analysis.estimate import model as E
 from analysis.inputs.errors import InputError, LayoutError, ParseError
 from analysis.inputs.read.cards import CARD_NEEDS, scenario_dict_from_card
+from analysis.inputs.read.files import read_text_file
 from analysis.inputs.read.mapping import scenario_from_dict
 from analysis.inputs.types import Scenario, Strategy
 from analysis.search import planner as S
@@ -1478,14 +1479,7 @@ def _read_text(path: str | os.PathLike) -> str:
     p = Path(path)
     if not p.is_file():
         raise InputError("plan", str(path), "no such file", "a plan in markdown (.md)")
-    raw = p.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise ParseError(str(path), "not a text file, so not a plan (a markdown file in the seed "
-                                    "plan's layout)")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ParseError(str(path), f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return read_text_file(p, "plan")
 
 
 PLAN_NEEDS = ("a plan is markdown in the seed plan's layout: '## Hardware Environment', "
