@@ -7,7 +7,6 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
@@ -15,6 +14,8 @@ import pandas as pd
 
 from analysis import anatomy as A
 from analysis import fmt
+from analysis.cli_checks import OneLineParser, check_args, dumps_json
+from analysis.cli_json import check_dict, validate_dict
 from analysis.estimate import model as E
 from analysis.estimate import serving as SV
 from analysis.inputs.errors import InputError, MoEPlanError
@@ -25,8 +26,9 @@ from analysis.search import planner as S
 from analysis.validation import run as V
 
 
-def _json(obj) -> str:
-    return json.dumps(obj, indent=2, sort_keys=False, default=float, ensure_ascii=False)
+def _json(obj, default=float) -> str:
+    """Every verb's JSON, written in one place: NaN and infinity are an error, never output."""
+    return dumps_json(obj, default)
 
 
 # ------------------------------------------------------------------------------------ anatomy
@@ -34,8 +36,6 @@ def _json(obj) -> str:
 def trusted_model(model, trust: str):
     """The model as the user chose to trust it: its architecture (default), or the declared
     parameter count (:func:`analysis.anatomy.model_matching_declared`)."""
-    from analysis.inputs.errors import InputError
-
     if trust == "architecture":
         return model
     if model.declared_total_params is None:
@@ -141,6 +141,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from analysis.inputs.read.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
+    if args.json:
+        print(_json(check_dict(sc)))
+        return 0
     print(f"{sc.name}: {sc.model.name} on {sc.hardware.name}, batch "
           f"{sc.workload.batch_sequences}, prompts {sc.workload.min_prompt_tokens}-"
           f"{sc.workload.max_prompt_tokens} tokens: readable")
@@ -167,11 +170,8 @@ def _register_plan(sub) -> None:
 
 
 def cmd_plan(args) -> int:
-    from analysis.inputs.errors import InputError
     from analysis.inputs.read.scenario import load_scenario
 
-    if args.max_gpus is not None and args.max_gpus < 1:
-        raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
     try:
         choices = tuple(sorted({int(x) for x in args.redundant_experts.split(",") if x.strip()}))
     except ValueError:
@@ -185,7 +185,7 @@ def cmd_plan(args) -> int:
     p = S.plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices)
     d = p.to_dict()
     if args.json:
-        print(json.dumps(d, indent=2, default=float, ensure_ascii=False))
+        print(_json(d))
         return 0
     for w in d["warnings"]:
         print(f"WARNING: {w}\n")
@@ -226,13 +226,13 @@ def cmd_serve(args) -> int:
 
     sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
     s = Strategy.parse(args.strategy)
-    isl = args.isl or sc.workload.max_prompt_tokens
-    osl = args.osl or sc.workload.output_tokens
+    isl = args.isl if args.isl is not None else sc.workload.max_prompt_tokens
+    osl = args.osl if args.osl is not None else sc.workload.output_tokens
     est = SV.serve(sc, s, isl, osl, args.concurrency, args.request_rate, _options(args))
     if args.json:
         d = est.to_dict()
         d["assumptions"] = list(sc.assumptions) + [SV.__doc__.split("\n\n")[1].replace("\n", " ")]
-        print(json.dumps(d, indent=2))
+        print(_json(d))
         return 0
     print(f"{sc.name}: {s.label()} on {s.gpus} GPUs, {isl} prompt + {osl} output tokens, "
           f"{est.concurrency:.4g} requests in flight ({est.mode} mode)")
@@ -273,10 +273,6 @@ def _register_sensitivity(sub) -> None:
 def cmd_sensitivity(args) -> int:
     from analysis.inputs.read.scenario import load_scenario
 
-    if args.max_gpus is not None and args.max_gpus < 1:
-        raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
-    if args.points < 3:
-        raise InputError("--points", args.points, "too few to scan", "a whole number >= 3")
     names = SE.inputs_named(args.inputs)          # checked before any (slow) planning
     sc = load_scenario(args.scenario)
     res = SE.analyse(sc, _options(args), [i.name for i in names], args.metric, args.points,
@@ -325,11 +321,10 @@ def _register_audit(sub) -> None:
 
 
 def cmd_audit(args) -> int:
-
     opts = _options(args)
     res = AU.write_audit(args.plan, args.out, opts) if args.out else AU.audit(args.plan, opts)
     if args.json:
-        print(json.dumps(res.to_dict(), indent=2, default=AU.json_default, ensure_ascii=False))
+        print(_json(res.to_dict(), default=AU.json_default))
         return 0
     if args.out:
         print(f"{res.plan_path}: {res.summary()}")
@@ -356,19 +351,23 @@ def _register_validate(sub) -> None:
                    help="refit the calibrated curves on the calibration split and write them "
                         "into analysis/inputs/presets/gpus/*.yaml before validating")
     p.add_argument("--worst", type=int, default=5, help="held-out rows to list by |error|")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_validate)
 
 
 def cmd_validate(args) -> int:
     if args.refit:
         for path in V.write_calibrations():
-            print(f"wrote calibration: {path}")
+            print(f"wrote calibration: {path}", file=sys.stderr if args.json else sys.stdout)
     modes = V.MODES if args.mode == "all" else (args.mode,)
     m = V.load_mapping()
-    print(f"validation set: {int((m['status'] == 'mapped').sum())} rows mapped, "
-          f"{int((m['status'] == 'skipped').sum())} skipped (see analysis/validation/mapping.csv)")
     tables = [V.validation_table(mode) for mode in modes]
     df = pd.concat(tables, ignore_index=True)
+    if args.json:
+        print(_json(validate_dict(m, V.summary(df), V.worst_rows(tables[0], args.worst))))
+        return 0
+    print(f"validation set: {int((m['status'] == 'mapped').sum())} rows mapped, "
+          f"{int((m['status'] == 'skipped').sum())} skipped (see analysis/validation/mapping.csv)")
     print(V.summary_markdown(df))
     for t in tables:
         fallback = t[t["mode_used"] != t["mode"]]
@@ -400,7 +399,7 @@ def _add_estimate_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m analysis",
+    p = OneLineParser(prog="python -m analysis",
                                 description="MoEPlan: plan MoE inference layouts on GPUs.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -423,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("check", help="read a scenario and list its assumptions and warnings")
     v.add_argument("scenario", help="preset name, scenario YAML or scenario card")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
     v.set_defaults(func=cmd_check)
 
     for register in (_register_plan, _register_serve, _register_sensitivity, _register_audit,
@@ -433,8 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:       # --help (0) or a usage error, already printed in one line
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        check_args(args)
         return args.func(args)
     except MoEPlanError as exc:
         print(f"error: {exc}", file=sys.stderr)

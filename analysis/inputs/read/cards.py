@@ -101,6 +101,7 @@ class _State:
     path: str
     facts: dict[str, tuple[object, _Line]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    notes_seen: set[str] = field(default_factory=set)
     flags: dict[str, _Line] = field(default_factory=dict)
     strategy: dict[str, tuple[int, _Line]] = field(default_factory=dict)
     strategy_total: tuple[int, _Line] | None = None
@@ -113,7 +114,8 @@ class _State:
         return ParseError(self.path, why, line=line.no, text=line.raw)
 
     def note(self, text: str) -> None:
-        if text not in self.notes:
+        if text not in self.notes_seen:      # a set: reading stays linear in the card's size
+            self.notes_seen.add(text)
             self.notes.append(text)
 
     def set(self, name: str, value: object, line: _Line) -> None:

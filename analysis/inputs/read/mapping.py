@@ -877,8 +877,11 @@ def _sub(where: str | None, part: str) -> str:
 
 def load_json_text(text: str, path: str) -> Any:
     """Parse JSON; ParseError with the 1-based line on malformed JSON."""
+    def refuse(name: str) -> None:
+        raise ParseError(path, f"{name} is not a number; valid: finite numbers only")
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as e:
         lines = text.splitlines()
         shown = lines[e.lineno - 1] if 0 < e.lineno <= len(lines) else None

@@ -71,6 +71,7 @@ def load_model(ref: str | Path | Mapping[str, Any]) -> tuple[Model, list[str], l
         if ref.lower().endswith((".yaml", ".yml")) and Path(ref).is_file():
             data = read_yaml(ref)
             if isinstance(data, Mapping) and "model" in data and "num_layers" not in data:
+                _scenario_from_yaml(Path(ref))   # checked as check and plan check it
                 # a scenario file: take its model, paths relative to the scenario
                 model, assumptions = model_from_ref(data["model"], Path(ref).parent,
                                                     f"{ref}: model")
