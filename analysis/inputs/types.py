@@ -13,6 +13,7 @@ Notation (declared once, used in code, notebooks and reports; see ``notebooks/NO
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
@@ -525,6 +526,22 @@ def layout_label(tp: int, dp_attn: int, etp: int, ep: int, pp: int, dp: int,
     return "-".join(parts) or "single-gpu"
 
 
+def _label_degrees(label: str) -> dict[str, int]:
+    """Degrees named in a printed label: "tp4-dp_attn2-ep8-mb2" -> {tp: 4, dp_attn: 2, ep: 8,
+    microbatches: 2}; "single-gpu" -> {}. Unknown parts raise InputError."""
+    if label.lower() == "single-gpu":
+        return {}
+    values: dict[str, int] = {}
+    for part in label.lower().split("-"):
+        m = re.fullmatch(r"([a-z_]+?)(\d+)", part)
+        if m is None or m.group(1) not in _LABEL_PREFIX:
+            raise InputError("strategy", label, f"cannot read {part!r}",
+                             "a label such as 'tp8', 'tp4-ep16', 'dp_attn8-ep8-pp2' (prefixes "
+                             f"{', '.join(_LABEL_PREFIX)}) or 'tp=4,ep=16,pp=1'")
+        values[DEGREE_NAMES[_LABEL_PREFIX.index(m.group(1))]] = int(m.group(2))
+    return values
+
+
 @dataclass(frozen=True)
 class Strategy:
     """A parallel layout as serving engines run it.
@@ -600,12 +617,14 @@ class Strategy:
 
     @classmethod
     def parse(cls, text: str) -> Strategy:
-        """Read ``"tp=4,ep=16,pp=1"``. Unnamed degrees default: ``etp`` = 1, and ``ep`` or
-        ``dp_attn`` fill in so that ``tp * dp_attn == etp * ep`` (ep = tp * dp_attn / etp when only
-        tp is given; dp_attn = ep * etp / tp when only ep is given)."""
+        """Read ``"tp=4,ep=16,pp=1"`` or the printed label ``"tp4-ep16"`` (:func:`layout_label`,
+        ``"single-gpu"`` for none). Unnamed degrees are filled in by :meth:`complete` (so that
+        ``tp * dp_attn == etp * ep``); a label and its ``name=value`` spelling read the same."""
         if not isinstance(text, str) or not text.strip():
             raise InputError("strategy", text, "empty layout",
                              "comma-separated degrees, e.g. 'tp=4,ep=16,pp=1'")
+        if "=" not in text:
+            return cls.complete(**_label_degrees(text.strip()))
         values: dict[str, int] = {}
         aliases = {"mb": "microbatches", "m": "microbatches", "dpattn": "dp_attn",
                    "attn_dp": "dp_attn", "redundant": "redundant_experts"}

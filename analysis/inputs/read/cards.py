@@ -40,6 +40,7 @@ import re
 from dataclasses import dataclass, field
 
 from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.read.markdown import Section, split
 from analysis.inputs.types import COMPUTE_PEAK_KEY, normalise_precision
 
 __all__ = ["scenario_dict_from_card"]
@@ -669,60 +670,6 @@ def _section_kind(title: str) -> str | None:
     return None
 
 
-_HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s*(.*?)\s*#*\s*$")
-_RULE_RE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
-_FENCE_RE = re.compile(r"^\s*(```|~~~)")
-_BULLET_RE = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|✓|✔|☐|☑|\[[ xX]\])\s+")
-
-
-def _clean(s: str) -> str:
-    s = s.replace("**", "").replace("__", "").replace("`", "")
-    return re.sub(r"\s+", " ", s).strip()
-
-
-def _split_key_value(text: str) -> tuple[str | None, str]:
-    """("Key", "value") from "Key: value", "Key**: value", "| Key | value |", "Key = value"."""
-    if text.startswith("|"):
-        cells = [c.strip() for c in text.strip().strip("|").split("|")]
-        if len(cells) >= 2 and cells[0].lower() in ("key", "field", "parameter", "item", "name") \
-                and cells[1].lower() in ("value", "values", "setting"):
-            return "", ""  # a table's header row
-        if len(cells) >= 2 and cells[0]:
-            return cells[0], " ".join(cells[1:])
-        return None, text
-    m = re.match(r"^([^:：]{1,80}?)\s*[:：]\s*(.*)$", text)
-    if m and not re.match(r"^\d+$", m.group(1)):  # "10:30" is not a key
-        return m.group(1), m.group(2)
-    m = re.match(r"^([A-Za-z][^=]{0,60}?)\s*=\s*(.*)$", text)
-    if m and "," not in m.group(1):
-        return m.group(1), m.group(2)
-    return None, text
-
-
-def _lines(text: str) -> list[tuple[int, str, str, int, str]]:
-    """(line number, raw, cleaned text, heading level (0 = not a heading), title) per line."""
-    out = []
-    for no, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip() or _FENCE_RE.match(raw) or _RULE_RE.match(raw):
-            continue
-        if re.match(r"^\s*\|?\s*:?-{3,}", raw):  # table separator row
-            continue
-        h = _HEADING_RE.match(raw)
-        if h:
-            out.append((no, raw, _clean(h.group(2)), len(h.group(1)), _clean(h.group(2))))
-            continue
-        body = _BULLET_RE.sub("", raw, count=1)
-        stripped = body.strip()
-        # "**Model Configuration**" or "Model Configuration:" alone on a line: a heading
-        bold = re.fullmatch(r"\*\*([^*]+)\*\*\s*:?", stripped) or re.fullmatch(
-            r"([A-Za-z][\w /&()-]{2,60}):", stripped)
-        if bold and _section_kind(bold.group(1)) and not _BULLET_RE.match(raw):
-            out.append((no, raw, _clean(bold.group(1)), 2, _clean(bold.group(1))))
-            continue
-        out.append((no, raw, _clean(body), 0, ""))
-    return out
-
-
 def _slug(path: str) -> str:
     base = os.path.basename(path)
     base = re.sub(r"\.(md|markdown|txt)$", "", base, flags=re.IGNORECASE)
@@ -747,8 +694,10 @@ def scenario_dict_from_card(text: str, path: str = "<card>") -> tuple[dict, list
     headings: list[tuple[int, str]] = []   # stack of (level, kind)
     kind, title = "preamble", ""
     other_start: tuple[str, int] | None = None
-    for no, raw, cleaned, level, htitle in _lines(text):
-        if level:
+    doc = split(text, pseudo_heading=lambda t: _section_kind(t) is not None)
+    for ev in doc.events():
+        if isinstance(ev, Section):
+            no, level, htitle = ev.no, ev.level, ev.title
             if other_start:
                 st.ignored_sections.append(f"'{other_start[0]}' (line {other_start[1]})")
                 other_start = None
@@ -769,8 +718,9 @@ def scenario_dict_from_card(text: str, path: str = "<card>") -> tuple[dict, list
             if k == "other":
                 other_start = (htitle, no)
             continue
-        key, value = _split_key_value(cleaned)
-        line = _Line(no, raw, cleaned, key.lower().strip() if key else None, value, kind, title)
+        key, value = ev.key, ev.value
+        line = _Line(ev.no, ev.raw, ev.text, key.lower().strip() if key else None, value, kind,
+                     title)
         if kind == "other":
             _scan_top_k(st, line)   # top-k is read wherever it is stated
         elif key == "":
