@@ -1513,6 +1513,10 @@ def audit(plan_path: str | os.PathLike, opts: E.Options | None = None,
     claims, rest = _extract(lines, unreadable)
     sc, s = inputs.scenario, inputs.strategy
     missing = dict(inputs.missing)
+    if sc is None:      # no scenario could be built: nothing that rests on one is checkable
+        why = next(iter(missing.values()), "its inputs do not make a scenario")
+        for part in ("hardware", "model", "workload", "requirements"):
+            missing.setdefault(part, why)
 
     est = row = None
     layout_error = None
