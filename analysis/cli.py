@@ -446,5 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: no such file: {exc.filename}", file=sys.stderr)
         return 2
+    except OSError as exc:          # a name too long, a directory, no permission
+        print(f"error: cannot read {str(exc.filename)[:200]!r}: {exc.strerror}; valid: a "
+              "readable file or a preset name", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         return 0

@@ -25,6 +25,8 @@ from tests.fuzz.harness import (
     mutate,
     run_cli,
     save_crash,
+    short,
+    warm_up,
     write_input,
 )
 
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     slowest = (0.0, "")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
+        warm = Path(d) / "warm"
+        warm.mkdir()
+        warm_up(warm)
         for i in range(args.n):
             seed, kind, verb, ops = draw(rng)
             case = Path(d) / str(i)
@@ -68,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             if out.kind not in ("ok", "error"):
                 path = save_crash(seed, kind, verb, data, cli_argv, out)
                 print(f"{out.kind}: {verb} on {seed.name} {ops}: "
-                      f"{out.detail.strip().splitlines()[-1] if out.detail else ''} -> {path}",
+                      f"{short(out.detail)} -> {path.name}",
                       file=sys.stderr)
     verbs = sorted({v for v, _ in counts})
     print(f"{args.n} cases, seed {args.seed}, {time.perf_counter() - start:.0f} s; slowest call "
