@@ -37,11 +37,10 @@ LIMITS: dict[str, float] = {
     "time_s": 1e7,                      # a TTFT or TPOT requirement (about 4 months)
     "throughput_tokens_per_s": 1e12,    # a throughput requirement per GPU
     "file_bytes": 10 * 1024 * 1024,     # any input file (10 MiB)
-    "line_chars": 100_000,              # one line of a card or plan
 }
 
 #: What each limit counts, for the ``valid:`` text.
-_UNIT = {"file_bytes": "bytes", "line_chars": "characters", "memory_bytes": "bytes",
+_UNIT = {"file_bytes": "bytes", "memory_bytes": "bytes",
          "bandwidth_bytes_per_s": "bytes/s", "flops_per_s": "FLOP/s", "latency_s": "s",
          "time_s": "s", "throughput_tokens_per_s": "tokens/s"}
 
