@@ -15,7 +15,7 @@ import pandas as pd
 from analysis import anatomy as A
 from analysis import fmt
 from analysis.cli_checks import OneLineParser, check_args, dumps_json
-from analysis.cli_json import check_dict, validate_dict
+from analysis.cli_json import validate_dict
 from analysis.estimate import model as E
 from analysis.estimate import serving as SV
 from analysis.inputs.errors import InputError, MoEPlanError
@@ -137,16 +137,52 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------ check
 
+def current_strategy_check(sc) -> list[str]:
+    """Why the scenario's current strategy cannot run, by the search's own layout rules
+    (:func:`analysis.estimate.layout_rejections`); empty when it can (or none is stated)."""
+    if sc.current_strategy is None:
+        return []
+    lay = E.Layouts.from_strategies([sc.current_strategy])
+    return E.rejection_reasons(sc.model, sc.workload, lay)[0]
+
+
+def check_dict(sc, source: str) -> dict:
+    """``check --json``: the scenario as read (SI units in every key), the current strategy
+    and its check, warnings, assumptions and, for a card, the line each field came from."""
+    from dataclasses import asdict
+
+    from analysis.inputs.read.scenario import card_fields
+
+    cs = sc.current_strategy
+    reasons = current_strategy_check(sc)
+    return {
+        "scenario": sc.name, "source": sc.source,
+        "hardware": asdict(sc.hardware), "model": asdict(sc.model),
+        "workload": asdict(sc.workload), "requirements": asdict(sc.requirements),
+        "max_gpus": sc.max_gpus, "fixed_gpus": sc.fixed_gpus,
+        "current_strategy": None if cs is None else {
+            "label": cs.label(), "described": cs.describe(), "degrees": cs.as_dict(),
+            "can_run": not reasons, "rejections": reasons},
+        "warnings": list(sc.warnings), "assumptions": list(sc.assumptions),
+        "fields_read": card_fields(source),
+    }
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from analysis.inputs.read.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
     if args.json:
-        print(_json(check_dict(sc)))
+        print(_json(check_dict(sc, args.scenario)))
         return 0
     print(f"{sc.name}: {sc.model.name} on {sc.hardware.name}, batch "
           f"{sc.workload.batch_sequences}, prompts {sc.workload.min_prompt_tokens}-"
           f"{sc.workload.max_prompt_tokens} tokens: readable")
+    if sc.current_strategy is not None:
+        reasons = current_strategy_check(sc)
+        verdict = "can run" if not reasons else "cannot run: " + "; ".join(reasons)
+        print(f"  current strategy {sc.current_strategy.label()} "
+              f"({sc.current_strategy.describe()}): {verdict}")
     for w in sc.warnings:
         print(f"  warning: {w}")
     for a in sc.assumptions:

@@ -1,21 +1,9 @@
-"""The ``--json`` payloads of ``check`` and ``validate`` (the other verbs' come from their
-results' ``to_dict``). Keys carry their unit; fractions end in ``_fraction``."""
+"""The ``--json`` payload of ``validate`` (the other verbs' come from their results' ``to_dict``
+or :func:`analysis.cli.check_dict`). Keys carry their unit; fractions end in ``_fraction``."""
 
 from __future__ import annotations
 
 import pandas as pd
-
-
-def check_dict(sc) -> dict:
-    """What ``check`` prints, as a mapping: the scenario is readable, with what was assumed."""
-    w = sc.workload
-    return {
-        "scenario": sc.name, "readable": True, "model": sc.model.name, "hardware": sc.hardware.name,
-        "batch_sequences": w.batch_sequences, "min_prompt_tokens": w.min_prompt_tokens,
-        "max_prompt_tokens": w.max_prompt_tokens, "output_tokens": w.output_tokens,
-        "max_gpus": sc.max_gpus, "fixed_gpus": sc.fixed_gpus,
-        "warnings": list(sc.warnings), "assumptions": list(sc.assumptions),
-    }
 
 
 def validate_dict(mapping: pd.DataFrame, summary: pd.DataFrame, worst: pd.DataFrame) -> dict:

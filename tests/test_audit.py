@@ -254,7 +254,9 @@ def test_garbled_input_number_names_its_line(tmp_path):
 
 
 def test_garbled_degree_leaves_the_layout_unread(tmp_path):
-    text = SEED_TEXT.replace("Tensor Parallelism (TP): 4-way", "Tensor Parallelism (TP): four-way")
+    # "four-way" is read since number words are (issue 14); "several-way" states no degree
+    text = SEED_TEXT.replace("Tensor Parallelism (TP): 4-way",
+                             "Tensor Parallelism (TP): several-way")
     res = AU.audit(_write(tmp_path, text))
     assert res.strategy is None and res.read["layout"].startswith("NOT READ")
     assert _by_quantity(res, "gpu_count")[0].status == "not checkable"

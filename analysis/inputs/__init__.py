@@ -2,17 +2,29 @@
 
 Readers that turn files into these types live in :mod:`analysis.inputs.read`."""
 
+from analysis.inputs.checks import (  # noqa: F401
+    check_fraction,
+    check_positive,
+)
 from analysis.inputs.errors import (  # noqa: F401
     InputError,
     LayoutError,
     MoEPlanError,
     ParseError,
 )
-from analysis.inputs.types import (  # noqa: F401
+from analysis.inputs.precision import (  # noqa: F401
     BYTES_PER_ELEMENT,
     COMPUTE_PEAK_KEY,
-    DEGREE_NAMES,
     PRECISION_ALIASES,
+    bytes_per_element,
+    normalise_precision,
+)
+from analysis.inputs.strategy import (  # noqa: F401
+    DEGREE_NAMES,
+    Strategy,
+    layout_label,
+)
+from analysis.inputs.types import (  # noqa: F401
     Attention,
     AttentionKind,
     Calibration,
@@ -22,14 +34,8 @@ from analysis.inputs.types import (  # noqa: F401
     QKNorm,
     Requirements,
     Scenario,
-    Strategy,
     ThroughputKind,
     Workload,
-    bytes_per_element,
-    check_fraction,
-    check_positive,
-    layout_label,
-    normalise_precision,
     prompt_grid_tokens,
     saturating_efficiency,
 )

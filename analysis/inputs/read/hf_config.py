@@ -19,6 +19,8 @@ from typing import Any
 
 from analysis.inputs.errors import InputError, ParseError
 from analysis.inputs.limits import check_limit
+from analysis.inputs.read.files import read_text_file
+from analysis.inputs.read.presets import load_json_text
 from analysis.inputs.types import Attention, Model, normalise_precision
 
 SUPPORTED_MODEL_TYPES = ("mixtral", "deepseek_v2", "deepseek_v3", "qwen2_moe", "qwen3_moe",
@@ -30,9 +32,6 @@ LAYER_ORDER_NOTE = ("dense and MoE layers are not contiguous in this model: coun
 
 def load_hf_config(path: str | Path) -> dict[str, Any]:
     """Read a ``config.json``; ParseError (with the line) when it is not valid JSON."""
-    from analysis.inputs.read.files import read_text_file
-    from analysis.inputs.read.mapping import load_json_text
-
     p = Path(path)
     cfg = load_json_text(read_text_file(p, "config.json"), str(p))
     if not isinstance(cfg, dict):

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.read.card.values import WARNING_PREFIX
+from analysis.inputs.read.files import read_text_file
 from analysis.inputs.read.mapping import (
     find_preset,
     model_from_dict,
@@ -33,7 +35,7 @@ from analysis.inputs.read.mapping import (
 )
 from analysis.inputs.types import Model, Scenario
 
-__all__ = ["compose_scenario", "list_presets", "load_model", "load_scenario"]
+__all__ = ["card_fields", "compose_scenario", "list_presets", "load_model", "load_scenario"]
 
 _SCENARIO_MARKERS = ("hardware", "model", "workload")
 _MODEL_MARKERS = ("num_layers", "hidden_size", "attention", "num_experts")
@@ -136,13 +138,23 @@ def _scenario_from_yaml(path: Path) -> Scenario:
 
 
 def _scenario_from_card(path: Path) -> Scenario:
-    from analysis.inputs.read.cards import (
-        scenario_dict_from_card,  # written in parallel; imported when needed
-    )
-    from analysis.inputs.read.files import read_text_file
+    from analysis.inputs.read.cards import scenario_dict_from_card
 
-    text = read_text_file(path, "scenario card")
-    data, card_assumptions = scenario_dict_from_card(text, str(path))
+    data, said = scenario_dict_from_card(read_text_file(path, "scenario card"), str(path))
+    prefix = WARNING_PREFIX
+    card_assumptions = [a for a in said if not a.startswith(prefix)]
+    card_warnings = [a[len(prefix):] for a in said if a.startswith(prefix)]
     scenario = scenario_from_dict(data, str(path), path.parent)
-    merged = tuple(dict.fromkeys(list(card_assumptions) + list(scenario.assumptions)))
-    return replace(scenario, assumptions=merged)
+    merged = tuple(dict.fromkeys(card_assumptions + list(scenario.assumptions)))
+    return replace(scenario, assumptions=merged,
+                   warnings=tuple(dict.fromkeys(list(scenario.warnings) + card_warnings)))
+
+
+def card_fields(path: str | Path) -> dict[str, dict] | None:
+    """For a scenario card: each field read -> {"value", "line"}; None for other inputs."""
+    p = Path(path)
+    if p.suffix.lower() != ".md" or not p.is_file():
+        return None
+    from analysis.inputs.read.cards import read_card
+
+    return read_card(read_text_file(p, "scenario card"), str(p)).fields

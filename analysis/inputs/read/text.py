@@ -39,7 +39,7 @@ _U = "|".join(sorted(_UNITS, key=len, reverse=True))
 _T = "|".join(_TENS)
 _BELOW_100 = rf"(?:(?:{_T})(?:[\s-]+(?:{_U}))?|{_U})"
 _WORD_NUMBER_RE = re.compile(
-    rf"\b(?:a\s+single|single|a\s+pair\s+of|a\s+couple\s+of|a\s+dozen|dozen|"
+    rf"\b(?:a\s+single|a\s+pair\s+of|a\s+couple\s+of|a\s+dozen|"
     rf"(?:(?:{_BELOW_100}|a|one)\s+hundred(?:\s+(?:and\s+)?{_BELOW_100})?)|{_BELOW_100})\b",
     re.IGNORECASE)
 
@@ -62,7 +62,8 @@ def words_to_digits(text: str) -> str:
     """``text`` with number words written as digits: "selects six experts" -> "selects 6 experts".
 
     Zero to nineteen, the tens, their compounds ("sixty-four") and hundreds ("one hundred
-    twenty-eight"), "a single" / "single" (1), "a pair of" / "a couple of" (2), "a dozen" (12).
+    twenty-eight"), "a single" (1; "single-card" is left alone), "a pair of" / "a couple of" (2),
+    "a dozen" (12).
     Word forms of "one" used as a pronoun are rare in cards; "a" alone is never a number.
     """
     return _WORD_NUMBER_RE.sub(lambda m: str(_word_value(m.group(0))), text)
