@@ -6,6 +6,8 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 SCENARIO ?= seed
 PLAN     ?=
+N        ?= 10000
+SEED     ?= 0
 
 # Same environment for the run that writes reference outputs and the run that checks them,
 # so tracebacks, hashes and figure metadata are stable. Never export MPLBACKEND here: ipykernel
@@ -16,7 +18,7 @@ export PYTHONHASHSEED      := 0
 export VENV
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test notebooks lab lint bench audit validate clean distclean
+.PHONY: help setup report test fuzz notebooks lab lint bench audit validate clean distclean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +39,9 @@ report: setup ## Run notebooks/10_strategy_report.ipynb for SCENARIO into build/
 test: setup ## Run pytest: unit tests plus nbval against committed notebook outputs
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--color=no tests notebooks
+
+fuzz: setup ## Fuzz every verb with N mutated inputs (default 10000, SEED=0): counts by outcome and verb; failures kept in tests/fuzz/corpus/
+	$(PY) -m tests.fuzz.run $(N) --seed $(SEED)
 
 notebooks: setup ## Re-execute notebooks/[0-9]*.ipynb (or NB=...) and store their outputs
 	scripts/refresh_notebooks.sh $(NB)

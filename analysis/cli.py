@@ -7,7 +7,6 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
@@ -15,6 +14,7 @@ import pandas as pd
 
 from analysis import anatomy as A
 from analysis import fmt
+from analysis.cli_checks import OneLineParser, check_args, dumps_json
 from analysis.estimate import model as E
 from analysis.estimate import serving as SV
 from analysis.inputs.errors import InputError, MoEPlanError
@@ -25,8 +25,9 @@ from analysis.search import planner as S
 from analysis.validation import run as V
 
 
-def _json(obj) -> str:
-    return json.dumps(obj, indent=2, sort_keys=False, default=float, ensure_ascii=False)
+def _json(obj, default=float) -> str:
+    """Every verb's JSON, written in one place: NaN and infinity are an error, never output."""
+    return dumps_json(obj, default)
 
 
 # ------------------------------------------------------------------------------------ anatomy
@@ -34,8 +35,6 @@ def _json(obj) -> str:
 def trusted_model(model, trust: str):
     """The model as the user chose to trust it: its architecture (default), or the declared
     parameter count (:func:`analysis.anatomy.model_matching_declared`)."""
-    from analysis.inputs.errors import InputError
-
     if trust == "architecture":
         return model
     if model.declared_total_params is None:
@@ -206,11 +205,8 @@ def _register_plan(sub) -> None:
 
 
 def cmd_plan(args) -> int:
-    from analysis.inputs.errors import InputError
     from analysis.inputs.read.scenario import load_scenario
 
-    if args.max_gpus is not None and args.max_gpus < 1:
-        raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
     try:
         choices = tuple(sorted({int(x) for x in args.redundant_experts.split(",") if x.strip()}))
     except ValueError:
@@ -224,7 +220,7 @@ def cmd_plan(args) -> int:
     p = S.plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices)
     d = p.to_dict()
     if args.json:
-        print(json.dumps(d, indent=2, default=float, ensure_ascii=False))
+        print(_json(d))
         return 0
     for w in d["warnings"]:
         print(f"WARNING: {w}\n")
@@ -265,13 +261,13 @@ def cmd_serve(args) -> int:
 
     sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
     s = Strategy.parse(args.strategy)
-    isl = args.isl or sc.workload.max_prompt_tokens
-    osl = args.osl or sc.workload.output_tokens
+    isl = args.isl if args.isl is not None else sc.workload.max_prompt_tokens
+    osl = args.osl if args.osl is not None else sc.workload.output_tokens
     est = SV.serve(sc, s, isl, osl, args.concurrency, args.request_rate, _options(args))
     if args.json:
         d = est.to_dict()
         d["assumptions"] = list(sc.assumptions) + [SV.__doc__.split("\n\n")[1].replace("\n", " ")]
-        print(json.dumps(d, indent=2))
+        print(_json(d))
         return 0
     print(f"{sc.name}: {s.label()} on {s.gpus} GPUs, {isl} prompt + {osl} output tokens, "
           f"{est.concurrency:.4g} requests in flight ({est.mode} mode)")
@@ -312,10 +308,6 @@ def _register_sensitivity(sub) -> None:
 def cmd_sensitivity(args) -> int:
     from analysis.inputs.read.scenario import load_scenario
 
-    if args.max_gpus is not None and args.max_gpus < 1:
-        raise InputError("--max-gpus", args.max_gpus, "must be at least 1", "a whole number >= 1")
-    if args.points < 3:
-        raise InputError("--points", args.points, "too few to scan", "a whole number >= 3")
     names = SE.inputs_named(args.inputs)          # checked before any (slow) planning
     sc = load_scenario(args.scenario)
     res = SE.analyse(sc, _options(args), [i.name for i in names], args.metric, args.points,
@@ -367,12 +359,11 @@ def _register_audit(sub) -> None:
 
 
 def cmd_audit(args) -> int:
-
     opts = _options(args)
     res = AU.write_audit(args.plan, args.out, opts, card=args.card) if args.out else \
         AU.audit(args.plan, opts, card=args.card)
     if args.json:
-        print(json.dumps(res.to_dict(), indent=2, default=AU.json_default, ensure_ascii=False))
+        print(_json(res.to_dict(), default=AU.json_default))
         return 0
     if args.out:
         print(f"{res.plan_path}: {res.summary()}")
@@ -504,7 +495,7 @@ def _add_estimate_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m analysis",
+    p = OneLineParser(prog="python -m analysis",
                                 description="MoEPlan: plan MoE inference layouts on GPUs.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -544,14 +535,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:       # --help (0) or a usage error, already printed in one line
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        check_args(args)
         return args.func(args)
     except MoEPlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"error: no such file: {exc.filename}", file=sys.stderr)
+        return 2
+    except OSError as exc:          # a name too long, a directory, no permission
+        print(f"error: cannot read {str(exc.filename)[:200]!r}: {exc.strerror}; valid: a "
+              "readable file or a preset name", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

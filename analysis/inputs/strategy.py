@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields, replace
 
+from analysis.inputs import limits
 from analysis.inputs.checks import check_positive
 from analysis.inputs.errors import InputError
 
@@ -38,7 +39,11 @@ def _label_degrees(label: str) -> dict[str, int]:
             raise InputError("strategy", label, f"cannot read {part!r}",
                              "a label such as 'tp8', 'tp4-ep16', 'dp_attn8-ep8-pp2' (prefixes "
                              f"{', '.join(_LABEL_PREFIX)}) or 'tp=4,ep=16,pp=1'")
-        values[DEGREE_NAMES[_LABEL_PREFIX.index(m.group(1))]] = int(m.group(2))
+        name = DEGREE_NAMES[_LABEL_PREFIX.index(m.group(1))]
+        if name in values:
+            raise InputError("strategy", label, f"{name} is given twice",
+                             f"each degree once, e.g. '{part}'")
+        values[name] = int(m.group(2))
     return values
 
 
@@ -67,6 +72,7 @@ class Strategy:
         for name in DEGREE_NAMES:
             check_positive(f"strategy.{name}", getattr(self, name), integer=True,
                            allow_zero=(name == "redundant_experts"))
+        limits.check_strategy(self, DEGREE_NAMES)
         if self.tp * self.dp_attn != self.etp * self.ep:
             raise InputError("strategy", self.label(),
                              f"attention uses tp*dp_attn = {self.tp * self.dp_attn} GPUs but "
@@ -137,6 +143,9 @@ class Strategy:
             name = aliases.get(name.lower(), name.lower())
             if name not in DEGREE_NAMES:
                 raise InputError("strategy", name, "unknown degree", ", ".join(DEGREE_NAMES))
+            if name in values:
+                raise InputError("strategy", text, f"{name} is given twice",
+                                 f"each degree once, e.g. '{name}={raw}'")
             try:
                 values[name] = int(raw)
             except ValueError:

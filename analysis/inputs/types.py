@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from analysis.inputs import limits
 from analysis.inputs.checks import check_fraction, check_positive
 from analysis.inputs.errors import InputError
 from analysis.inputs.precision import (  # noqa: F401  (re-exported for old imports)
@@ -117,6 +118,7 @@ class Hardware:
             check_positive(f"hardware.{name}", getattr(self, name), allow_zero=True)
         for name in ("mfu", "bandwidth_utilization", "scaleup_efficiency", "scaleout_efficiency"):
             check_fraction(f"hardware.{name}", getattr(self, name))
+        limits.check_hardware(self)
 
     def peak_flops_for(self, precision: str) -> float:
         """Dense peak FLOP/s for matmuls in ``precision``; InputError if this GPU lacks it."""
@@ -260,6 +262,7 @@ class Model:
         for name in ("declared_total_params", "declared_active_params"):
             if getattr(self, name) is not None:
                 check_positive(f"{f}.{name}", getattr(self, name))
+        limits.check_model(self)
 
     def _check_attention(self) -> None:
         """The attention block's invariants (GQA heads divide, MLA ranks, sliding window)."""
@@ -372,6 +375,7 @@ class Workload:
             if lo > hi:
                 raise InputError("workload.prompt_range_tokens", self.prompt_range_tokens,
                                  "the range is reversed", f"[{hi}, {lo}]")
+        limits.check_workload(self)
 
     @property
     def max_prompt_tokens(self) -> int:
@@ -386,6 +390,7 @@ class Workload:
                    output_tokens_stated: bool = True) -> Workload:
         check_positive("workload.prompt_range_tokens[0]", lo, integer=True)
         check_positive("workload.prompt_range_tokens[1]", hi, integer=True)
+        limits.check_limit("workload.prompt_range_tokens[1]", hi, "prompt_tokens")
         if lo > hi:
             raise InputError("workload.prompt_range_tokens", (lo, hi), "the range is reversed",
                              f"[{hi}, {lo}]")
@@ -431,6 +436,7 @@ class Requirements:
         if self.memory_reserve_fraction >= 1:
             raise InputError("requirements.memory_reserve_fraction", self.memory_reserve_fraction,
                              "would leave no memory for the model", "0 <= x < 1")
+        limits.check_requirements(self)
 
 # --------------------------------------------------------------------------------------------
 # Scenario: everything a plan needs, plus what was assumed to fill the gaps
@@ -457,6 +463,7 @@ class Scenario:
         check_positive("scenario.max_gpus", self.max_gpus, integer=True)
         if self.fixed_gpus is not None:
             check_positive("scenario.fixed_gpus", self.fixed_gpus, integer=True)
+        limits.check_scenario(self)
 
     def with_assumptions(self, *more: str) -> Scenario:
         return replace(self, assumptions=tuple(dict.fromkeys(self.assumptions + more)))

@@ -345,28 +345,44 @@ def outcome(sc: Scenario, opts: E.Options | None = None, max_gpus: int | None = 
 
 
 class _Progress:
-    """A bar on stderr, drawn only once the work has taken more than a second."""
+    """A bar on stderr, drawn only once the work has taken more than a second.
+
+    The total of a phase is fixed when the phase starts and never changes (:meth:`phase` starts
+    the next one on a new line); plans whose number is not known in advance (bisection of a
+    threshold) are counted apart, as "+k refining", after :meth:`refining`."""
 
     def __init__(self, enabled: bool, total: int, label: str = "what-if plans") -> None:
         self.enabled, self.total, self.label = enabled, max(total, 1), label
         self.done, self.start, self.drawn = 0, time.perf_counter(), False
+        self.extra, self.pending = 0, 0
+
+    def phase(self, label: str, total: int) -> None:
+        """End the current line and count a new phase of ``total`` plans."""
+        self.close()
+        self.label, self.total, self.done, self.extra, self.pending = label, max(total, 1), 0, 0, 0
+
+    def refining(self) -> None:
+        """The next tick is a plan beyond the phase's fixed total."""
+        self.pending += 1
 
     def tick(self, n: int = 1) -> None:
-        self.done += n
-        self.total = max(self.total, self.done)
+        if self.pending:
+            self.pending, self.extra = self.pending - 1, self.extra + n
+        else:
+            self.done = min(self.done + n, self.total)
         if not self.enabled or time.perf_counter() - self.start < 1.0:
             return
         width = 30
         filled = int(width * self.done / self.total)
+        more = f" (+{self.extra} refining)" if self.extra else ""
         sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{self.done}/{self.total}")
+                         f"{self.done}/{self.total}{more}")
         sys.stderr.flush()
         self.drawn = True
 
     def close(self) -> None:
         if self.drawn:
-            sys.stderr.write(f"\r{self.label} [{'#' * 30}] {self.done}/{self.done}\n"
-                             if self.done < self.total else "\n")
+            sys.stderr.write("\n")
             sys.stderr.flush()
             self.drawn = False
 
@@ -546,7 +562,8 @@ def thresholds(scenario: Scenario, input: str | Input, opts: E.Options | None = 
     """
     opts = opts or E.Options()
     inp = inputs_named([input])[0]
-    bar = _Progress(progress, points + 6, f"thresholds of {inp.name}")
+    bar = _Progress(progress, len(_grid(inp, scenario, opts, points)),
+                    f"thresholds of {inp.name}")
     try:
         return _thresholds(scenario, inp, opts, points, tol, max_gpus, bar)
     finally:
@@ -569,7 +586,7 @@ def _thresholds(scenario: Scenario, inp: Input, opts: E.Options, points: int, to
             if m is None:
                 brackets.append((a, oa, b, ob))
                 return
-            bar.total += 1
+            bar.refining()
             om = _at(inp, scenario, opts, m, max_gpus, bar)
             if om.key == oa.key:
                 a, oa = m, om
@@ -678,9 +695,7 @@ def analyse(scenario: Scenario, opts: E.Options | None = None,
     start = time.perf_counter()
     plans0 = _STATS["plans"]
     chosen = inputs_named(inputs)
-    # a guess at the plans to come, corrected as the scans go: tornado, then ~points + 6 each
-    guess = 1 + 2 * len(chosen) + {"none": 0, "top": 1}.get(scan, len(chosen)) * (points + 6)
-    bar = _Progress(progress, guess, "what-if plans")
+    bar = _Progress(progress, 1 + 2 * len(chosen), "what-if plans: tornado")
     try:
         t = _tornado(scenario, metric, opts, chosen, max_gpus, bar)
         top = most_influential(t)
@@ -693,7 +708,8 @@ def analyse(scenario: Scenario, opts: E.Options | None = None,
         else:
             moved = (t["swing_fraction"].fillna(0) > 0.01) | t["layout_changed"]
             names = [n for n, m in zip(t["input"], moved, strict=True) if m or n == top["input"]]
-        bar.total = bar.done + len(names) * (points + 6)
+        bar.phase("what-if plans: thresholds",
+                  sum(len(_grid(BY_NAME[n], scenario, opts, points)) for n in names))
         parts = [_thresholds(scenario, BY_NAME[n], opts, points, 0.02, max_gpus, bar)
                  for n in names]
     finally:

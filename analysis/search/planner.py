@@ -23,6 +23,7 @@ from analysis import anatomy as A
 from analysis import fmt
 from analysis.estimate import model as E
 from analysis.inputs.types import DEGREE_NAMES, Scenario, Strategy, layout_label
+from analysis.search.divisors import divisors
 
 POW2 = tuple(2 ** i for i in range(11))  # 1 .. 1024
 
@@ -52,7 +53,7 @@ def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
     b = scenario.workload.batch_sequences
     cap = max_gpus or scenario.fixed_gpus or scenario.max_gpus
     tps = [t for t in POW2 if t <= cap and m.attention.num_heads % t == 0]
-    pps = sorted({p for p in range(1, m.num_layers + 1) if m.num_layers % p == 0 and p <= cap}
+    pps = sorted({p for p in divisors(m.num_layers) if p <= cap}
                  | {p for p in POW2 if p <= min(cap, m.num_layers)})
     rows = []
     for tp, dp_attn in itertools.product(tps, POW2):

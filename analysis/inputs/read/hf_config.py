@@ -12,11 +12,14 @@ parameter counts, FLOPs and memory do not depend on the order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.limits import check_limit
+from analysis.inputs.read.files import read_text_file
 from analysis.inputs.read.presets import load_json_text
 from analysis.inputs.types import Attention, Model, normalise_precision
 
@@ -30,11 +33,7 @@ LAYER_ORDER_NOTE = ("dense and MoE layers are not contiguous in this model: coun
 def load_hf_config(path: str | Path) -> dict[str, Any]:
     """Read a ``config.json``; ParseError (with the line) when it is not valid JSON."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ParseError(str(p), f"cannot read: {e.strerror or e}") from None
-    cfg = load_json_text(text, str(p))
+    cfg = load_json_text(read_text_file(p, "config.json"), str(p))
     if not isinstance(cfg, dict):
         raise ParseError(str(p), "a config.json must hold a JSON object")
     return cfg
@@ -61,8 +60,9 @@ class _Cfg:
                 raise ParseError(self.path, f"config has no {key!r} (needed for "
                                             f"model_type {self.cfg.get('model_type')!r})")
             return default
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
-            raise ParseError(self.path, f"{key} = {v!r}: expected a whole number")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or v != int(v) or v < 0:
+            raise ParseError(self.path, f"{key} = {v!r}: expected a whole number >= 0")
         return int(v)
 
     def bool(self, key: str, default: bool) -> bool:
@@ -127,7 +127,7 @@ def _gqa(c: _Cfg, notes: list[str], *, heads: str = "num_attention_heads",
         h_kv = h
         notes.append(f"{kv_heads} not given: assumed equal to {heads} (MHA)")
     d = c.int(hidden)
-    head_dim = c.int("head_dim") if c.has("head_dim") else d // h
+    head_dim = c.int("head_dim") if c.has("head_dim") else (d // h if h else 0)
     return Attention(kind="gqa", num_heads=h, num_kv_heads=h_kv, head_dim=head_dim, **extra)
 
 
@@ -151,12 +151,20 @@ def _sliding(c: _Cfg, num_layers: int, model_type: str) -> dict[str, int]:
     return {}
 
 
-def _moe_layer_flags(num_layers: int, is_moe: Callable[[int], bool]) -> tuple[int, bool]:
-    """(number of dense layers, whether the dense layers are not the first ones)."""
-    flags = [is_moe(i) for i in range(num_layers)]
-    dense = flags.count(False)
-    contiguous_prefix = all(not f for f in flags[:dense]) and all(flags[dense:])
-    return dense, not contiguous_prefix
+def _moe_layers(c: _Cfg, num_layers: int, num_experts: int, first: int, step_key: str,
+                offset: int, excluded: list = ()) -> tuple[int, bool]:
+    """(number of dense layers, whether the dense layers are not the first ones), counted by
+    :func:`~analysis.inputs.read.layer_counts.moe_layers_every` (no list per layer)."""
+    from analysis.inputs.read.layer_counts import moe_layers_every
+
+    step = c.int(step_key, 1)
+    if step < 1:
+        raise ParseError(c.path, f"{step_key} = {step!r}: every how many layers an MoE layer "
+                                 "comes; valid: a whole number >= 1")
+    check_limit("num_hidden_layers", num_layers, "layers", where=c.path)
+    if num_experts <= 0:
+        return num_layers, False
+    return moe_layers_every(num_layers, first, step, offset, excluded)
 
 
 def _finish(kw: dict[str, Any], notes: list[str], name: str, path: str) -> tuple[Model, list[str]]:
@@ -223,10 +231,10 @@ def _qwen_moe(c: _Cfg, notes: list[str], model_type: str) -> dict[str, Any]:
                                o_bias=c.bool("attention_bias", False), qk_norm="per_head",
                                **_sliding(c, L, model_type))
     E = c.int("num_experts")
-    step = c.int("decoder_sparse_step", 1)
-    mlp_only = set(c.cfg.get("mlp_only_layers") or [])
-    dense, scattered = _moe_layer_flags(
-        L, lambda i: i not in mlp_only and E > 0 and (i + 1) % step == 0)
+    mlp_only = c.cfg.get("mlp_only_layers") or []
+    if not isinstance(mlp_only, list):
+        raise ParseError(c.path, f"mlp_only_layers = {mlp_only!r}: expected a list of layers")
+    dense, scattered = _moe_layers(c, L, E, 0, "decoder_sparse_step", 1, mlp_only)
     if scattered:
         notes.append(LAYER_ORDER_NOTE)
     kw.update(num_experts=E, top_k=c.int("num_experts_per_tok"),
@@ -275,9 +283,7 @@ def _deepseek(c: _Cfg, notes: list[str], model_type: str) -> dict[str, Any]:
         qkv_bias=c.bool("attention_bias", False), o_bias=c.bool("attention_bias", False))
     E = c.int("n_routed_experts")
     first_dense = c.int("first_k_dense_replace", 0)
-    freq = c.int("moe_layer_freq", 1)
-    dense, scattered = _moe_layer_flags(
-        L, lambda i: E > 0 and i >= first_dense and i % freq == 0)
+    dense, scattered = _moe_layers(c, L, E, first_dense, "moe_layer_freq", 0)
     if scattered:
         notes.append(LAYER_ORDER_NOTE)
     mtp = c.int("num_nextn_predict_layers", 0)
@@ -331,11 +337,11 @@ def _llama4(c: _Cfg, notes: list[str], model_type: str) -> dict[str, Any]:
     L = kw["num_layers"]
     moe_layers = c.cfg.get("moe_layers")
     if isinstance(moe_layers, list):
-        moe_set = set(moe_layers)
+        from analysis.inputs.read.layer_counts import moe_layers_listed
+
+        dense, scattered = moe_layers_listed(L, moe_layers)
     else:
-        step = c.int("interleave_moe_layer_step", 1)
-        moe_set = set(range(step - 1, L, step))
-    dense, scattered = _moe_layer_flags(L, lambda i: i in moe_set)
+        dense, scattered = _moe_layers(c, L, 1, 0, "interleave_moe_layer_step", 1)
     if scattered:
         notes.append(LAYER_ORDER_NOTE)
     inter = c.int("intermediate_size")

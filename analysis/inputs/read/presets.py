@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.read.files import read_text_file
 from analysis.inputs.read.values import closest
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
@@ -19,11 +20,7 @@ PRESET_KINDS = ("gpus", "models", "scenarios")
 def read_yaml(path: str | Path) -> Any:
     """Parse a YAML file; ParseError with the 1-based line on malformed YAML."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ParseError(str(p), f"cannot read: {e.strerror or e}") from None
-    return parse_yaml_text(text, str(p))
+    return parse_yaml_text(read_text_file(p, "YAML file"), str(p))
 
 
 def parse_yaml_text(text: str, path: str) -> Any:
@@ -95,8 +92,11 @@ def read_preset(kind: str, name: str) -> tuple[dict[str, Any], Path]:
 
 def load_json_text(text: str, path: str) -> Any:
     """Parse JSON; ParseError with the 1-based line on malformed JSON."""
+    def refuse(name: str) -> None:
+        raise ParseError(path, f"{name} is not a number; valid: finite numbers only")
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as e:
         lines = text.splitlines()
         shown = lines[e.lineno - 1] if 0 < e.lineno <= len(lines) else None

@@ -20,6 +20,7 @@ from typing import Any
 
 from analysis.inputs.errors import InputError, ParseError
 from analysis.inputs.read.card.values import WARNING_PREFIX
+from analysis.inputs.read.files import read_text_file
 from analysis.inputs.read.mapping import (
     find_preset,
     model_from_dict,
@@ -70,6 +71,7 @@ def load_model(ref: str | Path | Mapping[str, Any]) -> tuple[Model, list[str], l
         if ref.lower().endswith((".yaml", ".yml")) and Path(ref).is_file():
             data = read_yaml(ref)
             if isinstance(data, Mapping) and "model" in data and "num_layers" not in data:
+                _scenario_from_yaml(Path(ref))   # checked as check and plan check it
                 # a scenario file: take its model, paths relative to the scenario
                 model, assumptions = model_from_ref(data["model"], Path(ref).parent,
                                                     f"{ref}: model")
@@ -136,11 +138,7 @@ def _scenario_from_yaml(path: Path) -> Scenario:
 def _scenario_from_card(path: Path) -> Scenario:
     from analysis.inputs.read.cards import scenario_dict_from_card
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ParseError(str(path), f"cannot read: {e.strerror or e}") from None
-    data, said = scenario_dict_from_card(text, str(path))
+    data, said = scenario_dict_from_card(read_text_file(path, "scenario card"), str(path))
     prefix = WARNING_PREFIX
     card_assumptions = [a for a in said if not a.startswith(prefix)]
     card_warnings = [a[len(prefix):] for a in said if a.startswith(prefix)]
@@ -157,4 +155,4 @@ def card_fields(path: str | Path) -> dict[str, dict] | None:
         return None
     from analysis.inputs.read.cards import read_card
 
-    return read_card(p.read_text(encoding="utf-8"), str(p)).fields
+    return read_card(read_text_file(p, "scenario card"), str(p)).fields

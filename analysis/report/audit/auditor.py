@@ -51,6 +51,7 @@ import numpy as np
 
 from analysis.estimate import model as E
 from analysis.inputs.errors import InputError, LayoutError, ParseError
+from analysis.inputs.read.files import read_text_file
 from analysis.report.audit.advice import qualitative
 from analysis.report.audit.claims import extract
 from analysis.report.audit.compare import claimed_headline, comparison, layout_row
@@ -81,14 +82,7 @@ def _read_text(path: str | os.PathLike) -> str:
     p = Path(path)
     if not p.is_file():
         raise InputError("plan", str(path), "no such file", "a plan in markdown (.md)")
-    raw = p.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise ParseError(str(path), "not a text file, so not a plan (a markdown file in the seed "
-                                    "plan's layout)")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ParseError(str(path), f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return read_text_file(p, "plan")
 
 
 PLAN_NEEDS = ("a plan is markdown in the seed plan's layout: '## Hardware Environment', "

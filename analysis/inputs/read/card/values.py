@@ -69,6 +69,7 @@ class CardState:
     strategy_headings: list[str] = field(default_factory=list)
     ignored_sections: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)   # conflicts and unread lines
+    seen: set = field(default_factory=set)   # notes and ("warning", text): linear dedup
     line_errors: list[tuple[ParseError, CardLine]] = field(default_factory=list)
     gpus: tuple[int, CardLine] | None = None             # a GPU count stated with a strategy
     products: list[tuple[object, CardLine]] = field(default_factory=list)  # text.Product
@@ -79,14 +80,16 @@ class CardState:
         return ParseError(self.path, why, line=line.no, text=line.raw)
 
     def note(self, text: str) -> None:
-        if text not in self.notes:
+        if text not in self.seen:      # a set: reading stays linear in the card's size
+            self.seen.add(text)
             self.notes.append(text)
 
     def warn(self, text: str) -> None:
         """A conflict or an unread line: a note marked ``WARNING_PREFIX`` (the scenario loader
         moves it to the scenario's warnings)."""
         self.note(WARNING_PREFIX + text)
-        if text not in self.warnings:
+        if ("warning", text) not in self.seen:
+            self.seen.add(("warning", text))
             self.warnings.append(text)
 
     def set(self, name: str, value: object, line: CardLine) -> None:
