@@ -15,6 +15,7 @@ from analysis import anatomy as A
 from analysis import estimate as E
 from analysis.inputs import Attention, Model, Requirements, Scenario, Strategy, Workload
 from analysis.inputs.errors import InputError, LayoutError
+from analysis.inputs.types import DEGREE_NAMES
 from tests.toys import BALANCED, TOY_CHIP, TOY_MOE
 
 
@@ -206,6 +207,11 @@ def test_options_reject_bad_values():
 
 # ---------------------------------------------------------------- properties over many layouts
 
+def _layouts(**cols) -> E.Layouts:
+    """Layouts from one sequence per degree."""
+    return E.Layouts(**{n: np.asarray(cols[n], dtype=np.int64) for n in DEGREE_NAMES})
+
+
 def _random_layouts(seed=0, n=400):
     rng = np.random.default_rng(seed)
     p2 = np.array([1, 2, 4, 8])
@@ -215,10 +221,9 @@ def _random_layouts(seed=0, n=400):
     etp = np.array([rng.choice([x for x in (1, 2, 4, 8, 16, 32, 64)
                                 if gi % x == 0 and gi // x <= 4])
                     for gi in g])
-    return E.Layouts.from_columns(tp=tp, dp_attn=dp_attn, etp=etp, ep=g // etp,
-                                  pp=rng.choice([1, 2], n), dp=rng.choice([1, 2], n),
-                                  microbatches=rng.choice([1, 2], n),
-                                  redundant_experts=np.zeros(n, int))
+    return _layouts(tp=tp, dp_attn=dp_attn, etp=etp, ep=g // etp, pp=rng.choice([1, 2], n),
+                    dp=rng.choice([1, 2], n), microbatches=rng.choice([1, 2], n),
+                    redundant_experts=np.zeros(n, int))
 
 
 def test_properties_hold_across_random_valid_layouts():
@@ -248,7 +253,7 @@ def test_more_tp_or_ep_never_raises_weight_memory(degree):
             cols.update(tp=x, etp=x)
         else:
             cols.update(dp_attn=x, ep=x)
-        l1 = E.Layouts.from_columns(**{k: [v] for k, v in cols.items()})
+        l1 = _layouts(**{k: [v] for k, v in cols.items()})
         mem = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, l1, E.Options())
         weights = mem["expert_weights"][0] + mem["non_expert_weights"][0]
         assert weights <= prev

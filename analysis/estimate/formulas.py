@@ -20,17 +20,6 @@ def memory_time_s(nbytes, bandwidth_bytes_per_s, utilization=1.0):
     return nbytes / (bandwidth_bytes_per_s * utilization)
 
 
-def roofline_time_s(compute_s, memory_s):
-    """An op's time on one GPU: the slower of compute and memory (the roofline lower bound
-    ``max(T_math, T_mem)``; jax-ml/scaling-book, "Rooflines")."""
-    return np.maximum(compute_s, memory_s)
-
-
-def arithmetic_intensity_flops_per_byte(flops, nbytes):
-    """FLOPs per byte moved; an op is compute-bound when this exceeds peak / bandwidth."""
-    return flops / np.maximum(nbytes, 1e-30)
-
-
 def ring_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
     """Ring all-reduce of M bytes over N ranks: ``2(N-1)/N * M / W + 2(N-1) * alpha``.
 
@@ -59,12 +48,6 @@ def all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
     return np.minimum(ring_all_reduce_time_s(*args), tree_all_reduce_time_s(*args))
 
 
-def ring_all_gather_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s):
-    """Ring all-gather (or reduce-scatter) of an M-byte result: half a ring all-reduce,
-    ``(N-1)/N * M / W + (N-1) * alpha``."""
-    return 0.5 * ring_all_reduce_time_s(message_bytes, ranks, bandwidth_bytes_per_s, latency_s)
-
-
 def distinct_ranks_per_token(ranks, top_k):
     """Expected distinct ranks one token's top-k experts live on, experts spread uniformly over
     N ranks: ``N * (1 - (1 - 1/N)^k)`` (k draws, each rank missed with probability (1-1/N)^k).
@@ -85,12 +68,6 @@ def distinct_ranks_per_token_exact(ranks, experts, top_k):
     for i in range(int(top_k)):
         miss = miss * np.clip((others - i) / (experts - i), 0.0, 1.0)
     return n * (1 - miss)
-
-
-def remote_fraction(ranks):
-    """Fraction of destination ranks that are not the sender: ``(N - 1) / N``."""
-    n = np.asarray(ranks, dtype=float)
-    return (n - 1) / n
 
 
 def distinct_experts_touched(experts_on_rank, num_experts, top_k, tokens):
