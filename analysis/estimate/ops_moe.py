@@ -28,10 +28,22 @@ def _router(c: OpContext) -> OpCost:
                           rows=c.tok_a, layers=c.n_moe)
 
 
+def _experts_read(c: OpContext, experts_on_rank, touched_mean):
+    """Experts whose weights the step's pacing rank reads: the mean rank's expected distinct
+    touched experts with perfectly balanced experts, else the busiest rank's
+    (:func:`analysis.estimate.formulas.busiest_rank_experts_touched`): at small batches the
+    busiest GPU reads whole experts while the mean GPU reads a fraction of one."""
+    if c.opts.imbalance == "balanced":
+        return touched_mean
+    m = c.model
+    return f.busiest_rank_experts_touched(experts_on_rank, m.num_experts, m.top_k, c.tok_group,
+                                          c.lay.ep)
+
+
 def _routed(c: OpContext) -> OpCost:
     """The busiest rank's pairs through ``P_e / etp`` parameters each; the weights of the
-    expected distinct experts touched on a rank are read once; per pair the input, output and
-    ``2 n_in F / etp`` intermediates."""
+    experts touched on the busiest rank are read once (:func:`_experts_read`); per pair the
+    input, output and ``2 n_in F / etp`` intermediates."""
     m = c.model
     if not m.is_moe:
         return _none(c)
@@ -43,7 +55,8 @@ def _routed(c: OpContext) -> OpCost:
     busiest = c.busiest_pairs
     return c.rates.gpu_op(
         c.n_moe * 2 * busiest * p_exp / lay.etp,
-        c.n_moe * (touched * p_exp / lay.etp * m.expert_weight_bytes_per_param
+        c.n_moe * (_experts_read(c, experts_on_rank, touched) * p_exp / lay.etp
+                   * m.expert_weight_bytes_per_param
                    + busiest * (2 * c.d + 2 * n_in * m.expert_intermediate_size
                                 / lay.etp) * c.act),
         rows=busiest / np.maximum(touched, 1.0), layers=c.n_moe)
