@@ -350,3 +350,51 @@ def test_time_by_resource_sums_to_the_totals():
     # 2 stages with 2 micro-batches: one idle step in three
     assert pre["pipeline_bubble"] == pytest.approx(est.worst["ttft_s"] / 3)
     assert dec["memory"] > 0 and pre["communication"] > 0
+
+
+def test_prefill_chunk_by_hand():
+    # 4 prompts of 1000 tokens, chunk 8192: all of them at once (4000 tokens)
+    seqs, q = E.memory.prefill_chunk(4.0, 1000, 8192)
+    assert (float(seqs), q) == (4.0, 1000.0)
+    # chunk 1000: one prompt per iteration
+    seqs, q = E.memory.prefill_chunk(4.0, 1000, 1000)
+    assert (float(seqs), q) == (1.0, 1000.0)
+    # a prompt longer than the chunk: 2500 tokens of one prompt at a time
+    seqs, q = E.memory.prefill_chunk(4.0, 10_000, 2500)
+    assert (float(seqs), q) == (1.0, 2500.0)
+
+
+def test_chunked_prefill_sizes_activations_by_tokens_per_iteration():
+    # toy, tp=1, batch 4 x 1000 tokens. Per token: residual in + out 2 x 1024 x 2 B = 4096 B;
+    # largest workspace: q,k,v width (8 + 2 x 8) x 128 = 3072 x 2 B = 6144 B (the top-1 expert's
+    # input, output and intermediate (2 x 1024 + 1024) x 2 B = 6144 B ties). So 10,240 B/token.
+    sc = scenario()
+    whole = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("tp=1"), BALANCED)
+    assert whole["activations"][0] == pytest.approx(4000 * 10_240)        # 4000 <= 8192 tokens
+    chunked = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("tp=1"),
+                                     E.Options(imbalance="balanced", prefill_chunk_tokens=1000))
+    assert chunked["activations"][0] == pytest.approx(1000 * 10_240)
+    assert chunked["kv_cache"][0] == whole["kv_cache"][0]                  # KV unchanged
+    # decode only: the step's 4 tokens, 4 x 10,240 B (the 4 sequences' fp32 logits,
+    # 4 x 1000 x 4 B = 16,000 B, stay below the 4 x 6144 B workspace)
+    dec = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("tp=1"),
+                                 E.Options(imbalance="balanced", decode_only=True))
+    assert dec["activations"][0] == pytest.approx(4 * 10_240)
+
+
+def test_deepseek_decode_layout_fits_in_80_gb():
+    # DeepSeek's published decode deployment ("Day 6: One More Thing, DeepSeek-V3/R1 Inference
+    # System Overview", github.com/deepseek-ai/open-infra-index, 2025): EP144 over 18 nodes of
+    # 8 H800 (attention data parallel), 32 redundant experts, about 88 sequences per GPU at an
+    # average context near 4.5k tokens (figures as issue 12 reads them). Before per-phase memory it came out at 155 GB per GPU
+    # (57 GB of prefill activations and 40 GB of buffers for the whole prompt batch).
+    from analysis.inputs.read.scenario import load_scenario
+
+    sc = load_scenario({"name": "deepseek-decode", "hardware": "H800", "model": "deepseek-v3",
+                        "workload": {"batch_sequences": 144 * 88, "prompt_tokens": 4000,
+                                     "output_tokens": 500}})
+    s = Strategy.parse("dp_attn=144,ep=144,redundant_experts=32")
+    for opts in (E.Options(), E.Options(decode_only=True)):
+        mem = E.estimate(sc, s, opts).memory_bytes
+        assert sum(mem.values()) <= 80e9
+        assert mem["activations"] + mem["comm_buffers"] < 3e9

@@ -167,6 +167,11 @@ class Estimate:
                 "estimate: " + self.options.describe(),
                 "busiest pipeline stage holds ceil(L/pp) layers plus embedding and head",
                 "decode TPOT averaged at the mid-generation context (prompt + output/2)",
+                ("decode only: no prompt-sized activations or buffers held"
+                 if self.options.decode_only else
+                 f"chunked prefill: activations and communication buffers sized for at most "
+                 f"{self.options.prefill_chunk_tokens} prompt tokens per attention rank per "
+                 f"iteration (engines cap the tokens of a step); prefill time is not changed"),
             ],
             "warnings": list(self.scenario.warnings) + self.warnings,
         }

@@ -24,6 +24,11 @@ class Options:
     (busiest = ``imbalance_factor`` x mean). ``overlap_fraction`` of communication may hide under
     compute (0 = none, the default). Dispatch/combine precisions default to the activation
     precision (DeepSeek-V3 uses fp8 dispatch and bf16 combine).
+    ``prefill_chunk_tokens``: tokens one attention rank prefills per iteration (chunked prefill:
+    engines cap the tokens of a step, e.g. SGLang ``--chunked-prefill-size``, vLLM
+    ``--max-num-batched-tokens``); it sizes the prefill activations and communication buffers,
+    not the prefill time. ``decode_only``: the layout serves decode only (prefill runs
+    elsewhere, disaggregated), so it holds no prompt-sized activations or buffers.
     """
 
     mode: Mode = "derated"
@@ -32,6 +37,8 @@ class Options:
     overlap_fraction: float = 0.0
     dispatch_bytes_per_element: float | None = None
     combine_bytes_per_element: float | None = None
+    prefill_chunk_tokens: int = 8192
+    decode_only: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("derated", "sol", "calibrated"):
@@ -42,6 +49,10 @@ class Options:
         if not (self.imbalance_factor >= 1):
             raise InputError("options.imbalance_factor", self.imbalance_factor,
                              "the busiest rank cannot carry less than the mean", "a number >= 1")
+        if not (isinstance(self.prefill_chunk_tokens, int) and self.prefill_chunk_tokens >= 1):
+            raise InputError("options.prefill_chunk_tokens", self.prefill_chunk_tokens,
+                             "tokens per prefill iteration must be a whole number",
+                             "an integer >= 1 (engines default to a few thousand, e.g. 8192)")
         if not (0 <= self.overlap_fraction <= 1):
             raise InputError("options.overlap_fraction", self.overlap_fraction,
                              "must be a fraction", "0 <= x <= 1")

@@ -71,13 +71,14 @@ class ServingEstimate:
 def memory_for_one_sequence_per_rank(scenario: Scenario, strategy: Strategy, isl: int,
                                      osl: int, opts: Options) -> dict[str, float]:
     """Memory per GPU by component when every attention rank holds one sequence of ``isl``
-    prompt and ``osl`` output tokens: the weights, one whole prompt's prefill activations,
+    prompt and ``osl`` output tokens: the weights, one prompt's (chunked) prefill activations,
     buffers and reserve, and that one sequence's KV cache (``kv_cache``)."""
     lay = Layouts.from_strategies([replace(strategy, microbatches=1)])
     mem = phase_memory_bytes(scenario.hardware, scenario.model, lay, opts,
                              reserve_fraction=scenario.requirements.memory_reserve_fraction,
                              kv_sequences_per_gpu=1.0, context_tokens=isl + osl,
-                             prefill_seqs_per_group=float(strategy.dp_attn), prompt_tokens=isl)
+                             prefill_seqs_per_group=float(strategy.dp_attn), prompt_tokens=isl,
+                             decode_seqs_per_group=float(strategy.dp_attn))
     return {k: float(v[0]) for k, v in mem.items()}
 
 
