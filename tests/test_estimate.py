@@ -6,6 +6,7 @@ Toy model: L = 2, D = 1024, MHA with H = H_kv = 8 heads of d_h = 128, E = 4 expe
 top-1, plain (2-matrix) FFN, V = 1000, fp16 everywhere (2 bytes).
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -398,3 +399,24 @@ def test_deepseek_decode_layout_fits_in_80_gb():
         mem = E.estimate(sc, s, opts).memory_bytes
         assert sum(mem.values()) <= 80e9
         assert mem["activations"] + mem["comm_buffers"] < 3e9
+
+
+def test_ep_precision_defaults_fp8_dispatch_bf16_combine_for_fp8_models():
+    fp8 = dataclasses.replace(TOY_MOE, weight_precision="fp8", activation_precision="fp8")
+    assert E.ep_element_bytes(fp8, E.Options()) == (1.0, 2.0)       # DeepEP: FP8 out, BF16 back
+    assert E.ep_element_bytes(TOY_MOE, E.Options()) == (2.0, 2.0)   # fp16 model: both 2 B
+    stated = dataclasses.replace(fp8, combine_precision="fp8")
+    assert E.ep_element_bytes(stated, E.Options()) == (1.0, 1.0)    # the model's own choice
+    opts = E.Options(dispatch_bytes_per_element=2.0)
+    assert E.ep_element_bytes(stated, opts) == (2.0, 1.0)           # options win
+
+
+def test_ep_buffers_follow_the_combine_precision_by_hand():
+    # toy in fp8 on ep=2 (dp_attn=2), 4 x 1000 tokens, micro-batch of 2 sequences per rank:
+    # 2000 tokens per rank, one destination per token (top-1 of 4 experts on 2 ranks: exactly
+    # 2 * (1 - C(2,1)/C(4,1)) = 1), D = 1024: 2000 x 1 x 1024 x (1 + 2) B = 6,144,000 B
+    fp8 = dataclasses.replace(TOY_MOE, weight_precision="fp8", activation_precision="fp8")
+    chip = dataclasses.replace(TOY_CHIP, peak_flops_per_s=(("bf16", 1e14), ("fp8", 2e14)))
+    sc = scenario(model=fp8)
+    mem = E.memory_per_gpu_bytes(chip, fp8, sc.workload, 0.0, lay("dp_attn=2,ep=2"), BALANCED)
+    assert mem["comm_buffers"][0] == pytest.approx(2000 * 1024 * 3)

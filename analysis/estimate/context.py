@@ -17,7 +17,7 @@ from analysis.estimate import formulas as f
 from analysis.estimate.efficiency import OpCost, Rates, rates_for
 from analysis.estimate.layouts import Layouts, stage_layers
 from analysis.estimate.options import Options
-from analysis.inputs.types import Hardware, Model
+from analysis.inputs.types import Hardware, Model, bytes_per_element
 
 
 def attention_width(model: Model) -> int:
@@ -36,10 +36,28 @@ def ep_destinations(model: Model, ep, etp):
 
 
 def ep_element_bytes(model: Model, opts: Options) -> tuple[float, float]:
-    """Bytes per element of (dispatch, combine): the options' when set, else the activation
-    precision's."""
+    """Bytes per element of (dispatch, combine): the options' when set, else the model's
+    ``dispatch_precision`` / ``combine_precision``, else the defaults: dispatch in the activation
+    precision, combine in it too but never narrower than BF16 (2 bytes). So an FP8 model
+    dispatches FP8 and combines BF16, as DeepEP and DeepSeek-V3 do (the combine sums k expert
+    outputs, kept in BF16; DeepSeek-V3 technical report, section 3.3)."""
     act = model.activation_bytes_per_element
-    return (opts.dispatch_bytes_per_element or act, opts.combine_bytes_per_element or act)
+    dispatch = opts.dispatch_bytes_per_element or (
+        bytes_per_element(model.dispatch_precision) if model.dispatch_precision else act)
+    combine = opts.combine_bytes_per_element or (
+        bytes_per_element(model.combine_precision) if model.combine_precision else max(act, 2.0))
+    return dispatch, combine
+
+
+def ep_precisions_assumption(model: Model, opts: Options) -> str:
+    """The assumption line naming the EP dispatch and combine sizes in force."""
+    dispatch, combine = ep_element_bytes(model, opts)
+    stated = (opts.dispatch_bytes_per_element or opts.combine_bytes_per_element
+              or model.dispatch_precision or model.combine_precision)
+    return (f"expert-parallel dispatch at {dispatch:g} and combine at {combine:g} bytes per "
+            f"element (" + ("as stated; " if stated else "") + "default: dispatch in the "
+            "activation precision, combine in it but at least BF16, i.e. FP8 dispatch and "
+            "BF16 combine for an FP8 model, as DeepEP)")
 
 
 def busiest_rank_load(mean_tokens, ep, model: Model, redundant, opts: Options):

@@ -17,6 +17,7 @@ import numpy as np
 
 from analysis import anatomy as A
 from analysis.estimate import formulas as f
+from analysis.estimate.context import ep_precisions_assumption
 from analysis.estimate.efficiency import OpCost
 from analysis.estimate.layouts import Layouts, check_strategy
 from analysis.estimate.memory import memory_per_gpu_bytes
@@ -172,7 +173,8 @@ class Estimate:
                  f"chunked prefill: activations and communication buffers sized for at most "
                  f"{self.options.prefill_chunk_tokens} prompt tokens per attention rank per "
                  f"iteration (engines cap the tokens of a step); prefill time is not changed"),
-            ],
+            ] + ([ep_precisions_assumption(self.scenario.model, self.options)]
+                 if self.scenario.model.is_moe else []),
             "warnings": list(self.scenario.warnings) + self.warnings,
         }
 

@@ -22,8 +22,10 @@ class Options:
     ``imbalance``: "balanced" (every EP rank gets the mean load), "uniform" (routing uniformly at
     random: the expected busiest rank, :func:`analysis.formulas.expected_max_load`), or "factor"
     (busiest = ``imbalance_factor`` x mean). ``overlap_fraction`` of communication may hide under
-    compute (0 = none, the default). Dispatch/combine precisions default to the activation
-    precision (DeepSeek-V3 uses fp8 dispatch and bf16 combine).
+    compute (0 = none, the default). ``dispatch_bytes_per_element`` /
+    ``combine_bytes_per_element`` override the model's EP precisions
+    (:func:`analysis.estimate.context.ep_element_bytes`: FP8 dispatch, BF16 combine for an FP8
+    model by default).
     ``prefill_chunk_tokens``: tokens one attention rank prefills per iteration (chunked prefill:
     engines cap the tokens of a step, e.g. SGLang ``--chunked-prefill-size``, vLLM
     ``--max-num-batched-tokens``); it sizes the prefill activations and communication buffers,
