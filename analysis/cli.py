@@ -18,7 +18,7 @@ from analysis.cli_checks import OneLineParser, check_args, dumps_json
 from analysis.estimate import model as E
 from analysis.estimate import serving as SV
 from analysis.inputs.errors import InputError, MoEPlanError
-from analysis.inputs.types import Strategy
+from analysis.inputs.types import Strategy, bytes_per_element, normalise_precision
 from analysis.report import sensitivity as SE
 from analysis.report.audit import auditor as AU
 from analysis.search import planner as S
@@ -93,9 +93,19 @@ def cmd_anatomy(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------ evaluate
 
+def _precision_bytes(args: argparse.Namespace, name: str) -> float | None:
+    """Bytes per element of ``--<name>-precision`` (None when not given)."""
+    value = getattr(args, f"{name}_precision", None)
+    if value is None:
+        return None
+    return bytes_per_element(normalise_precision(value, f"--{name}-precision"))
+
+
 def _options(args: argparse.Namespace) -> E.Options:
     return E.Options(mode=args.mode, imbalance=args.imbalance,
-                     imbalance_factor=args.imbalance_factor, overlap_fraction=args.overlap)
+                     imbalance_factor=args.imbalance_factor, overlap_fraction=args.overlap,
+                     dispatch_bytes_per_element=_precision_bytes(args, "dispatch"),
+                     combine_bytes_per_element=_precision_bytes(args, "combine"))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -491,6 +501,12 @@ def _add_estimate_options(p: argparse.ArgumentParser) -> None:
                    help="busiest EP rank / mean, with --imbalance factor")
     p.add_argument("--overlap", type=float, default=0.0,
                    help="fraction of communication hidden under compute (default 0)")
+    p.add_argument("--dispatch-precision", default=None,
+                   help="EP dispatch precision, e.g. fp8 or bf16 (default: the model's, else "
+                        "its activation precision)")
+    p.add_argument("--combine-precision", default=None,
+                   help="EP combine precision (default: the model's, else its activation "
+                        "precision but at least bf16)")
     _add_trust(p)
 
 

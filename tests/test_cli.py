@@ -128,3 +128,27 @@ def test_bad_inputs_give_one_clear_line(capsys, tmp_path):
     assert "unknown degree" in _bad(capsys, "evaluate", "seed", "--strategy", "xp=2")
     assert "declares no parameter count" in _bad(   # the FP8 card states no weights
         capsys, "anatomy", str(CARDS / "moe-64e-fp8-fixed-length.md"), "--trust-size", "declared")
+
+
+def test_dispatch_and_combine_precisions_from_the_command_line(capsys):
+    # seed (fp16): default both 2 B; --combine-precision fp8 halves the combine
+    d = run_json(capsys, "evaluate", "seed", "--strategy", "tp=4,ep=16")
+    assert any("dispatch at 2 and combine at 2 bytes" in a for a in d["assumptions"])
+    d = run_json(capsys, "evaluate", "seed", "--strategy", "tp=4,ep=16",
+                 "--dispatch-precision", "fp8", "--combine-precision", "FP8")
+    assert any("dispatch at 1 and combine at 1 bytes" in a for a in d["assumptions"])
+    rc, _, err = run(capsys, "evaluate", "seed", "--strategy", "tp=4,ep=16",
+                     "--combine-precision", "fp9")
+    assert rc == 2 and err.startswith("error: --combine-precision = 'fp9': unknown precision")
+
+
+def test_dispatch_and_combine_precisions_from_scenario_yaml():
+    from analysis.inputs.read.scenario import load_scenario
+
+    sc = load_scenario({"hardware": "H100-SXM", "workload": {"batch_sequences": 4,
+                                                              "prompt_tokens": 100},
+                        "model": {"name": "m", "num_layers": 2, "hidden_size": 1024,
+                                  "num_heads": 8, "num_experts": 4, "top_k": 1,
+                                  "expert_intermediate_size": 1024, "precision": "fp8",
+                                  "dispatch_precision": "fp8", "combine_precision": "fp8"}})
+    assert (sc.model.dispatch_precision, sc.model.combine_precision) == ("fp8", "fp8")

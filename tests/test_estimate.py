@@ -6,6 +6,7 @@ Toy model: L = 2, D = 1024, MHA with H = H_kv = 8 heads of d_h = 128, E = 4 expe
 top-1, plain (2-matrix) FFN, V = 1000, fp16 everywhere (2 bytes).
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ from analysis import anatomy as A
 from analysis import estimate as E
 from analysis.inputs import Attention, Model, Requirements, Scenario, Strategy, Workload
 from analysis.inputs.errors import InputError, LayoutError
+from analysis.inputs.types import DEGREE_NAMES
 from tests.toys import BALANCED, TOY_CHIP, TOY_MOE
 
 
@@ -206,6 +208,11 @@ def test_options_reject_bad_values():
 
 # ---------------------------------------------------------------- properties over many layouts
 
+def _layouts(**cols) -> E.Layouts:
+    """Layouts from one sequence per degree."""
+    return E.Layouts(**{n: np.asarray(cols[n], dtype=np.int64) for n in DEGREE_NAMES})
+
+
 def _random_layouts(seed=0, n=400):
     rng = np.random.default_rng(seed)
     p2 = np.array([1, 2, 4, 8])
@@ -215,10 +222,9 @@ def _random_layouts(seed=0, n=400):
     etp = np.array([rng.choice([x for x in (1, 2, 4, 8, 16, 32, 64)
                                 if gi % x == 0 and gi // x <= 4])
                     for gi in g])
-    return E.Layouts.from_columns(tp=tp, dp_attn=dp_attn, etp=etp, ep=g // etp,
-                                  pp=rng.choice([1, 2], n), dp=rng.choice([1, 2], n),
-                                  microbatches=rng.choice([1, 2], n),
-                                  redundant_experts=np.zeros(n, int))
+    return _layouts(tp=tp, dp_attn=dp_attn, etp=etp, ep=g // etp, pp=rng.choice([1, 2], n),
+                    dp=rng.choice([1, 2], n), microbatches=rng.choice([1, 2], n),
+                    redundant_experts=np.zeros(n, int))
 
 
 def test_properties_hold_across_random_valid_layouts():
@@ -248,7 +254,7 @@ def test_more_tp_or_ep_never_raises_weight_memory(degree):
             cols.update(tp=x, etp=x)
         else:
             cols.update(dp_attn=x, ep=x)
-        l1 = E.Layouts.from_columns(**{k: [v] for k, v in cols.items()})
+        l1 = _layouts(**{k: [v] for k, v in cols.items()})
         mem = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, l1, E.Options())
         weights = mem["expert_weights"][0] + mem["non_expert_weights"][0]
         assert weights <= prev
@@ -345,3 +351,72 @@ def test_time_by_resource_sums_to_the_totals():
     # 2 stages with 2 micro-batches: one idle step in three
     assert pre["pipeline_bubble"] == pytest.approx(est.worst["ttft_s"] / 3)
     assert dec["memory"] > 0 and pre["communication"] > 0
+
+
+def test_prefill_chunk_by_hand():
+    # 4 prompts of 1000 tokens, chunk 8192: all of them at once (4000 tokens)
+    seqs, q = E.memory.prefill_chunk(4.0, 1000, 8192)
+    assert (float(seqs), q) == (4.0, 1000.0)
+    # chunk 1000: one prompt per iteration
+    seqs, q = E.memory.prefill_chunk(4.0, 1000, 1000)
+    assert (float(seqs), q) == (1.0, 1000.0)
+    # a prompt longer than the chunk: 2500 tokens of one prompt at a time
+    seqs, q = E.memory.prefill_chunk(4.0, 10_000, 2500)
+    assert (float(seqs), q) == (1.0, 2500.0)
+
+
+def test_chunked_prefill_sizes_activations_by_tokens_per_iteration():
+    # toy, tp=1, batch 4 x 1000 tokens. Per token: residual in + out 2 x 1024 x 2 B = 4096 B;
+    # largest workspace: q,k,v width (8 + 2 x 8) x 128 = 3072 x 2 B = 6144 B (the top-1 expert's
+    # input, output and intermediate (2 x 1024 + 1024) x 2 B = 6144 B ties). So 10,240 B/token.
+    sc = scenario()
+    whole = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("tp=1"), BALANCED)
+    assert whole["activations"][0] == pytest.approx(4000 * 10_240)        # 4000 <= 8192 tokens
+    chunked = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("tp=1"),
+                                     E.Options(imbalance="balanced", prefill_chunk_tokens=1000))
+    assert chunked["activations"][0] == pytest.approx(1000 * 10_240)
+    assert chunked["kv_cache"][0] == whole["kv_cache"][0]                  # KV unchanged
+    # decode only: the step's 4 tokens, 4 x 10,240 B (the 4 sequences' fp32 logits,
+    # 4 x 1000 x 4 B = 16,000 B, stay below the 4 x 6144 B workspace)
+    dec = E.memory_per_gpu_bytes(TOY_CHIP, TOY_MOE, sc.workload, 0.0, lay("tp=1"),
+                                 E.Options(imbalance="balanced", decode_only=True))
+    assert dec["activations"][0] == pytest.approx(4 * 10_240)
+
+
+def test_deepseek_decode_layout_fits_in_80_gb():
+    # DeepSeek's published decode deployment ("Day 6: One More Thing, DeepSeek-V3/R1 Inference
+    # System Overview", github.com/deepseek-ai/open-infra-index, 2025): EP144 over 18 nodes of
+    # 8 H800 (attention data parallel), 32 redundant experts, about 88 sequences per GPU at an
+    # average context near 4.5k tokens (figures as issue 12 reads them). Before per-phase memory
+    # it came out at 155 GB per GPU (57 GB of prefill activations and 40 GB of buffers for the whole prompt batch).
+    from analysis.inputs.read.scenario import load_scenario
+
+    sc = load_scenario({"name": "deepseek-decode", "hardware": "H800", "model": "deepseek-v3",
+                        "workload": {"batch_sequences": 144 * 88, "prompt_tokens": 4000,
+                                     "output_tokens": 500}})
+    s = Strategy.parse("dp_attn=144,ep=144,redundant_experts=32")
+    for opts in (E.Options(), E.Options(decode_only=True)):
+        mem = E.estimate(sc, s, opts).memory_bytes
+        assert sum(mem.values()) <= 80e9
+        assert mem["activations"] + mem["comm_buffers"] < 3e9
+
+
+def test_ep_precision_defaults_fp8_dispatch_bf16_combine_for_fp8_models():
+    fp8 = dataclasses.replace(TOY_MOE, weight_precision="fp8", activation_precision="fp8")
+    assert E.ep_element_bytes(fp8, E.Options()) == (1.0, 2.0)       # DeepEP: FP8 out, BF16 back
+    assert E.ep_element_bytes(TOY_MOE, E.Options()) == (2.0, 2.0)   # fp16 model: both 2 B
+    stated = dataclasses.replace(fp8, combine_precision="fp8")
+    assert E.ep_element_bytes(stated, E.Options()) == (1.0, 1.0)    # the model's own choice
+    opts = E.Options(dispatch_bytes_per_element=2.0)
+    assert E.ep_element_bytes(stated, opts) == (2.0, 1.0)           # options win
+
+
+def test_ep_buffers_follow_the_combine_precision_by_hand():
+    # toy in fp8 on ep=2 (dp_attn=2), 4 x 1000 tokens, micro-batch of 2 sequences per rank:
+    # 2000 tokens per rank, one destination per token (top-1 of 4 experts on 2 ranks: exactly
+    # 2 * (1 - C(2,1)/C(4,1)) = 1), D = 1024: 2000 x 1 x 1024 x (1 + 2) B = 6,144,000 B
+    fp8 = dataclasses.replace(TOY_MOE, weight_precision="fp8", activation_precision="fp8")
+    chip = dataclasses.replace(TOY_CHIP, peak_flops_per_s=(("bf16", 1e14), ("fp8", 2e14)))
+    sc = scenario(model=fp8)
+    mem = E.memory_per_gpu_bytes(chip, fp8, sc.workload, 0.0, lay("dp_attn=2,ep=2"), BALANCED)
+    assert mem["comm_buffers"][0] == pytest.approx(2000 * 1024 * 3)

@@ -77,10 +77,8 @@ def _weight_ops(model: Model) -> dict[str, tuple[float, float, float]]:
     * one routed expert: ``P = n_mat * D * F``; per token ``(2D + 2 * n_in * F) * a`` (input,
       output, and the n_in intermediate vectors written and read back).
     """
-    a = model.attention
     act = model.activation_bytes_per_element
-    width = (a.num_heads * (2 * a.qk_head_dim + a.v_dim) if a.kind == "mla"
-             else (a.num_heads + 2 * a.num_kv_heads) * a.head_dim)
+    width = E.attention_width(model)
     ops = {"attention_proj": (float(A.attention_matmul_params_per_layer(model)),
                               model.weight_bytes_per_param, (2 * model.hidden_size + width) * act)}
     if model.is_moe:
@@ -316,7 +314,7 @@ def destinations_table(model: Model, eps: Sequence[int], gpus_per_node: int) -> 
     inter_node_destinations (``x (N - min(N, g))/N``).
     """
     n = np.asarray(eps, dtype=float)
-    dest = distinct_ranks_exact(n, model.num_experts, model.top_k)
+    dest = E.ep_destinations(model, n, 1)
     in_node = np.minimum(n, gpus_per_node)
     return pd.DataFrame({
         "ep": np.asarray(eps, dtype=np.int64), "destinations": dest,
@@ -352,9 +350,7 @@ def ep_dispatch_table(hw: Hardware, model: Model, eps: Sequence[int], tokens_per
     eps = [n for n in eps if n <= model.num_experts and model.num_experts % n == 0]
     lay = _pure_ep(eps)
     dest = destinations_table(model, eps, hw.gpus_per_node)
-    act = model.activation_bytes_per_element
-    b_d = opts.dispatch_bytes_per_element or act
-    b_c = opts.combine_bytes_per_element or act
+    b_d, b_c = E.ep_element_bytes(model, opts)
     d = model.hidden_size
     bw_up, lat_up = (float(x) for x in E.link_for_group(hw, 1, opts))
     bw_out, lat_out = (float(x) for x in E.link_for_group(hw, hw.gpus_per_node + 1, opts))

@@ -1,32 +1,52 @@
-"""Estimate of one layout (or many, as arrays): formulas, memory, every op's time, serving."""
+"""Estimate of one layout (or many, as arrays): formulas, layouts, efficiencies, the per-op cost
+model, memory, metrics, serving."""
 
-from analysis.estimate.model import (  # noqa: F401
-    COMM_OPS,
-    MEMORY_COMPONENTS,
-    OPS,
-    Estimate,
-    Imbalance,
-    Layouts,
-    Mode,
-    OpCost,
-    Options,
-    attention_peak_flops_per_s,
+from analysis.estimate.context import (  # noqa: F401
+    Op,
+    OpContext,
+    attention_width,
     busiest_rank_load,
-    check_strategy,
-    decode,
-    estimate,
-    evaluate_layouts,
-    gpus_needed_lower_bound,
-    kv_cache_bytes_per_token_per_layer_per_gpu,
-    kv_heads_per_gpu,
-    layout_rejections,
+    ep_destinations,
+    ep_element_bytes,
+)
+from analysis.estimate.efficiency import (  # noqa: F401
+    OpCost,
+    attention_peak_flops_per_s,
     link_efficiency,
     link_for_group,
-    memory_per_gpu_bytes,
-    prefill,
+)
+from analysis.estimate.layouts import (  # noqa: F401
+    Layouts,
+    check_strategy,
+    layout_rejections,
     rejection_reasons,
     stage_layers,
-    stage_ops,
-    stage_time_s,
     valid_mask,
 )
+from analysis.estimate.memory import (  # noqa: F401
+    MEMORY_COMPONENTS,
+    memory_per_gpu_bytes,
+    phase_memory_bytes,
+)
+from analysis.estimate.metrics import (  # noqa: F401
+    Estimate,
+    decode,
+    decode_step_time_s,
+    estimate,
+    evaluate_layouts,
+    prefill,
+    prefill_chunk_ops,
+)
+from analysis.estimate.ops import (  # noqa: F401
+    COMM_OPS,
+    OPS,
+    REGISTRY,
+    compute_and_comm_s,
+    stage_ops,
+    stage_time_s,
+)
+from analysis.estimate.ops_attention import (  # noqa: F401
+    kv_cache_bytes_per_token_per_layer_per_gpu,
+    kv_heads_per_gpu,
+)
+from analysis.estimate.options import Imbalance, Mode, Options  # noqa: F401

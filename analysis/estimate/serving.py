@@ -29,9 +29,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from analysis.estimate import model as E
+from analysis.estimate.layouts import Layouts, check_strategy
+from analysis.estimate.memory import phase_memory_bytes
+from analysis.estimate.metrics import decode_step_time_s, prefill_chunk_ops
+from analysis.estimate.ops import compute_and_comm_s
+from analysis.estimate.options import Options
 from analysis.inputs.errors import InputError
-from analysis.inputs.types import Scenario, Strategy, Workload, check_positive
+from analysis.inputs.types import Scenario, Strategy, check_positive
 
 
 @dataclass(frozen=True)
@@ -65,20 +69,21 @@ class ServingEstimate:
 
 
 def memory_for_one_sequence_per_rank(scenario: Scenario, strategy: Strategy, isl: int,
-                                     osl: int, opts: E.Options) -> dict[str, float]:
+                                     osl: int, opts: Options) -> dict[str, float]:
     """Memory per GPU by component when every attention rank holds one sequence of ``isl``
-    prompt and ``osl`` output tokens: the weights, one whole prompt's prefill activations,
+    prompt and ``osl`` output tokens: the weights, one prompt's (chunked) prefill activations,
     buffers and reserve, and that one sequence's KV cache (``kv_cache``)."""
-    ranks = strategy.dp * strategy.dp_attn
-    wl = Workload(ranks, (isl,), osl)
-    lay = E.Layouts.from_strategies([replace(strategy, microbatches=1)])
-    mem = E.memory_per_gpu_bytes(scenario.hardware, scenario.model, wl,
-                                 scenario.requirements.memory_reserve_fraction, lay, opts)
+    lay = Layouts.from_strategies([replace(strategy, microbatches=1)])
+    mem = phase_memory_bytes(scenario.hardware, scenario.model, lay, opts,
+                             reserve_fraction=scenario.requirements.memory_reserve_fraction,
+                             kv_sequences_per_gpu=1.0, context_tokens=isl + osl,
+                             prefill_seqs_per_group=float(strategy.dp_attn), prompt_tokens=isl,
+                             decode_seqs_per_group=float(strategy.dp_attn))
     return {k: float(v[0]) for k, v in mem.items()}
 
 
 def max_running_requests(scenario: Scenario, strategy: Strategy, isl: int, osl: int,
-                         opts: E.Options) -> float:
+                         opts: Options) -> float:
     """Largest number of requests (whole deployment) whose KV cache fits next to the weights,
     activations, buffers and reserve: ``floor(free bytes / KV bytes of one sequence) * dp *
     dp_attn``, sized by :func:`memory_for_one_sequence_per_rank` (so replicas change nothing
@@ -93,47 +98,41 @@ def max_running_requests(scenario: Scenario, strategy: Strategy, isl: int, osl: 
 
 
 def _decode_step_s(scenario: Scenario, strategy: Strategy, running: float, isl: int, osl: int,
-                   opts: E.Options) -> float:
+                   opts: Options) -> float:
     """One decode step of ``running`` requests (whole deployment) at the mid-generation context,
     through every pipeline stage; the requests spread over the ``dp`` replicas."""
-    lay = E.Layouts.from_strategies([strategy])
-    per_replica = running / strategy.dp
-    m_dec = min(strategy.pp, max(per_replica, 1.0))
-    ops = E.stage_ops(scenario.hardware, scenario.model, lay, opts,
-                      seqs_per_group=per_replica / m_dec, query_tokens_per_seq=1,
-                      phase="decode", context_tokens=isl + osl / 2)
-    return strategy.pp * float(E.stage_time_s(ops, opts)[0])
+    t, _ = decode_step_time_s(scenario.hardware, scenario.model,
+                              Layouts.from_strategies([strategy]), opts,
+                              seqs_per_replica=running / strategy.dp,
+                              context_tokens=isl + osl / 2)
+    return float(t[0])
 
 
 def _prefill_extra_s(scenario: Scenario, strategy: Strategy, prompts: float, isl: int,
-                     opts: E.Options) -> float:
+                     opts: Options) -> float:
     """What prefilling ``prompts`` prompts adds to an iteration that also runs a decode step:
     their compute and communication. Their weight reads are shared with the decode step (one
     fused forward pass reads each weight once), so memory time is not added again."""
-    lay = E.Layouts.from_strategies([strategy])
-    ops = E.stage_ops(scenario.hardware, scenario.model, lay, opts,
-                      seqs_per_group=prompts / strategy.dp, query_tokens_per_seq=isl,
-                      phase="prefill")
-    gpu = sum(float(ops[o].compute_s[0]) for o in E.OPS if o not in E.COMM_OPS)
-    comm = sum(float(ops[o].comm_s[0]) for o in E.COMM_OPS)
-    return strategy.pp * (gpu + comm)
+    ops = prefill_chunk_ops(scenario.hardware, scenario.model,
+                            Layouts.from_strategies([strategy]), opts,
+                            seqs_per_group=prompts / strategy.dp, prompt_tokens=isl)
+    return strategy.pp * float(compute_and_comm_s(ops)[0])
 
 
 def serve(scenario: Scenario, strategy: Strategy, isl: int, osl: int,
           concurrency: float | None = None, request_rate_per_s: float | None = None,
-          opts: E.Options | None = None) -> ServingEstimate:
+          opts: Options | None = None) -> ServingEstimate:
     """Steady-state TTFT, TPOT and throughput of ``strategy`` serving requests of ``isl`` prompt
     and ``osl`` output tokens, at a closed-loop ``concurrency`` or an open-loop
     ``request_rate_per_s`` (exactly one of the two). ``concurrency=None`` and no rate: as many
     requests as memory holds (a "max throughput" run)."""
-    opts = opts or E.Options()
+    opts = opts or Options()
     check_positive("isl", isl, integer=True)
     check_positive("osl", osl, integer=True)
     if concurrency is not None and request_rate_per_s is not None:
         raise InputError("concurrency", concurrency, "give a concurrency or a request rate, "
                          "not both", "one of --concurrency, --request-rate")
-    E.check_strategy(scenario.model, Workload(strategy.dp * strategy.dp_attn, (isl,), osl),
-                     replace(strategy, microbatches=1))
+    check_strategy(scenario.model, None, replace(strategy, microbatches=1))
     fit = max_running_requests(scenario, strategy, isl, osl, opts)
     if fit < 1:
         raise InputError("strategy", strategy.label(),

@@ -213,6 +213,8 @@ class Model:
     expert_weight_precision: str = ""       # "" = same as weight_precision
     kv_precision: str = "bf16"
     activation_precision: str = "bf16"      # also the matmul (compute) precision
+    dispatch_precision: str = ""            # EP dispatch; "" = the activation precision
+    combine_precision: str = ""             # EP combine; "" = the activation's, BF16 if narrower
     declared_total_params: float | None = None   # a count stated by the user or card, if any
     declared_active_params: float | None = None
     source: str = ""
@@ -257,8 +259,9 @@ class Model:
                              "rmsnorm, layernorm, layernorm_nobias")
         for name in ("weight_precision", "kv_precision", "activation_precision"):
             normalise_precision(getattr(self, name), f"{f}.{name}")
-        if self.expert_weight_precision:
-            normalise_precision(self.expert_weight_precision, f"{f}.expert_weight_precision")
+        for name in ("expert_weight_precision", "dispatch_precision", "combine_precision"):
+            if getattr(self, name):
+                normalise_precision(getattr(self, name), f"{f}.{name}")
         for name in ("declared_total_params", "declared_active_params"):
             if getattr(self, name) is not None:
                 check_positive(f"{f}.{name}", getattr(self, name))

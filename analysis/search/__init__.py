@@ -1,20 +1,21 @@
 """The planner: enumerate layouts, check them against the requirements, recommend."""
 
-from analysis.search.planner import (  # noqa: F401
-    POW2,
+from analysis.search.checks import (  # noqa: F401
     THROUGHPUT_COLUMNS,
     THROUGHPUT_MEANING,
     Check,
-    Plan,
     add_checks,
-    binding_constraint,
-    candidate_layouts,
     checks_for,
     evaluate_all,
+    throughput_reading,
+)
+from analysis.search.planner import (  # noqa: F401
+    Plan,
+    binding_constraint,
     pareto_front,
     plan,
     raise_no_layout,
     run_search,
     throughput_ceilings,
-    throughput_reading,
 )
+from analysis.search.space import POW2, candidate_layouts  # noqa: F401

@@ -1,17 +1,12 @@
-"""The planner: enumerate every layout up to a GPU budget, estimate them all at once, check every
-requirement, and pick a recommendation (or say honestly that nothing meets the requirements).
-
-The space: ``tp`` in powers of two dividing the heads; ``dp_attn``, ``etp`` in powers of two with
-``ep = tp * dp_attn / etp`` dividing the experts; ``pp`` in the divisors of L and powers of two up
-to L; ``dp`` and the prefill micro-batch count ``m`` (up to 64) in powers of two dividing the
-batch; ``redundant_experts`` in the given choices (``plan(..., redundant_choices=(0, 32))``,
-CLI ``--redundant-experts 0,32``; default 0).
-Every candidate is kept, the impossible ones with their reasons (``strategies.csv``).
+"""The planner: enumerate every layout up to a GPU budget (:mod:`analysis.search.space`), estimate
+them all at once, check every requirement (:mod:`analysis.search.checks`), and pick a
+recommendation (or say honestly that nothing meets the requirements: the binding constraint and
+the ceilings no layout can beat). Every candidate is kept, the impossible ones with their reasons
+(``strategies.csv``).
 """
 
 from __future__ import annotations
 
-import itertools
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,188 +16,23 @@ import pandas as pd
 
 from analysis import anatomy as A
 from analysis import fmt
-from analysis.estimate import model as E
+from analysis.estimate.layouts import rejection_reasons, valid_mask
+from analysis.estimate.options import Options
+from analysis.inputs.errors import MoEPlanError
 from analysis.inputs.types import DEGREE_NAMES, Scenario, Strategy, layout_label
-from analysis.search.divisors import divisors
-
-POW2 = tuple(2 ** i for i in range(11))  # 1 .. 1024
-
-THROUGHPUT_COLUMNS = {"prefill": "prefill_tokens_per_s_per_gpu",
-                      "decode": "decode_tokens_per_s_per_gpu",
-                      "total": "total_tokens_per_s_per_gpu"}
-THROUGHPUT_MEANING = {"prefill": "prompt tokens processed per second per GPU during prefill",
-                      "decode": "tokens generated per second per GPU during decode",
-                      "total": "prompt and generated tokens per second per GPU over whole requests"}
-
-
-# --------------------------------------------------------------------------------------------
-# Enumeration
-# --------------------------------------------------------------------------------------------
-
-def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
-                      redundant_choices: tuple[int, ...] = (0,)) -> E.Layouts:
-    """Every layout of the declared space up to the GPU budget (``scenario.fixed_gpus`` if set).
-
-    Degrees are generated only where they can divide what they split: ``tp`` (a power of two)
-    divides the query heads, ``ep`` divides the experts (plus redundant copies), ``dp`` divides
-    the batch, the micro-batch count divides a replica's sequences and each micro-batch splits
-    over ``dp_attn``. Everything else that can still be wrong (KV heads, FFN widths, layers) is
-    checked by :func:`analysis.estimate.layout_rejections` and kept with its reason.
-    """
-    m = scenario.model
-    b = scenario.workload.batch_sequences
-    cap = max_gpus or scenario.fixed_gpus or scenario.max_gpus
-    tps = [t for t in POW2 if t <= cap and m.attention.num_heads % t == 0]
-    pps = sorted({p for p in divisors(m.num_layers) if p <= cap}
-                 | {p for p in POW2 if p <= min(cap, m.num_layers)})
-    rows = []
-    for tp, dp_attn in itertools.product(tps, POW2):
-        g = tp * dp_attn
-        if g > cap or dp_attn > b or (not m.is_moe and dp_attn != 1):
-            continue
-        for r in (redundant_choices if m.is_moe else (0,)):
-            etps = ([x for x in POW2 if g % x == 0 and (m.num_experts + r) % (g // x) == 0]
-                    if m.is_moe else [g])
-            for etp, pp in itertools.product(etps, pps):
-                if g * pp > cap:
-                    continue
-                for dp in POW2:
-                    if g * pp * dp > cap or dp > b:
-                        break
-                    if b % dp:
-                        continue
-                    per_replica = b // dp
-                    for mb in POW2:
-                        if mb > 64 or mb > per_replica:
-                            break
-                        if per_replica % mb == 0 and (per_replica // mb) % dp_attn == 0:
-                            rows.append((tp, dp_attn, etp, g // etp, pp, dp, mb, r))
-    arr = np.array(rows, dtype=np.int64).reshape(-1, len(DEGREE_NAMES))
-    lay = E.Layouts(*[arr[:, i] for i in range(len(DEGREE_NAMES))])
-    if scenario.fixed_gpus:
-        lay = lay.subset(lay.gpus == scenario.fixed_gpus)
-    if len(lay) == 0:
-        from analysis.inputs.errors import InputError
-
-        if scenario.fixed_gpus:
-            raise InputError("scenario.fixed_gpus", scenario.fixed_gpus,
-                             f"no layout has exactly {scenario.fixed_gpus} GPUs within a budget of "
-                             f"{cap} (GPU counts are products of powers of two and divisors of the "
-                             f"{m.num_layers} layers)", "a power of two, or a multiple of one by a "
-                             "divisor of the layer count, no larger than the budget")
-        raise InputError("max_gpus", cap, "no layout fits in this budget", "a budget >= 1")
-    return lay
+from analysis.search.checks import (  # noqa: F401  (THROUGHPUT_MEANING, add_checks re-exported)
+    THROUGHPUT_COLUMNS,
+    THROUGHPUT_MEANING,
+    Check,
+    add_checks,
+    checks_for,
+    evaluate_all,
+    throughput_reading,
+)
+from analysis.search.space import POW2, candidate_layouts  # noqa: F401  (POW2 re-exported)
 
 
-# --------------------------------------------------------------------------------------------
-# Requirements
-# --------------------------------------------------------------------------------------------
-
-def throughput_reading(scenario: Scenario) -> tuple[str, str]:
-    """Which throughput a "throughput per GPU" requirement means, and why.
-
-    Stated in the scenario: that one. Otherwise: when the scenario describes only the prefill
-    phase (no TPOT target and no stated output length), prompt tokens processed ("prefill");
-    else tokens over whole requests ("total").
-    """
-    r = scenario.requirements
-    if r.throughput_kind:
-        return r.throughput_kind, r.throughput_kind_reason or "stated in the scenario"
-    if r.tpot_s is None and not scenario.workload.output_tokens_stated:
-        return "prefill", ("the scenario gives a TTFT target but no TPOT target and no output "
-                           "length, so the only phase it describes is prefill: the requirement is "
-                           "read as prompt tokens processed per GPU")
-    return "total", ("the scenario describes both phases, so the requirement is read as prompt "
-                     "and generated tokens per GPU over whole requests")
-
-
-@dataclass
-class Check:
-    """One requirement against one layout: passed, the number, the target, and how it is read."""
-
-    name: str
-    passed: bool
-    value: float | None
-    target: float | None
-    unit: str
-    detail: str
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "passed": self.passed, "value": self.value,
-                "target": self.target, "unit": self.unit, "detail": self.detail}
-
-
-def evaluate_all(scenario: Scenario, lay: E.Layouts, opts: E.Options) -> pd.DataFrame:
-    """Metrics of every layout: worst case over the prompt lengths for each requirement."""
-    wl = scenario.workload
-    per_s = [E.evaluate_layouts(scenario, lay, opts, s) for s in wl.prompt_lengths_tokens]
-    worst = per_s[int(np.argmax(wl.prompt_lengths_tokens))]
-    df = pd.DataFrame({n: getattr(lay, n) for n in DEGREE_NAMES})
-    df["gpus"] = lay.gpus
-    for key, val in worst.items():
-        if key not in ("gpus", "prompt_tokens"):
-            df[key] = val
-    for col in THROUGHPUT_COLUMNS.values():
-        df[f"min_{col}"] = np.min(np.stack([p[col] for p in per_s]), axis=0)
-    df["tpot_max_s"] = np.max(np.stack([p["tpot_end_s"] for p in per_s]), axis=0)
-    return df
-
-
-def add_checks(scenario: Scenario, df: pd.DataFrame) -> pd.DataFrame:
-    """Add a boolean column per requirement and ``meets_all``."""
-    r = scenario.requirements
-    df["check_memory"] = df["fits_memory"]
-    df["check_ttft"] = True if r.ttft_s is None else df["ttft_s"] <= r.ttft_s
-    df["check_tpot"] = True if r.tpot_s is None else df["tpot_max_s"] <= r.tpot_s
-    if r.throughput_tokens_per_s_per_gpu is None:
-        df["check_throughput"] = True
-    else:
-        kind, _ = throughput_reading(scenario)
-        df["check_throughput"] = (df[f"min_{THROUGHPUT_COLUMNS[kind]}"]
-                                  >= r.throughput_tokens_per_s_per_gpu)
-    checks = ["check_memory", "check_ttft", "check_tpot", "check_throughput"]
-    df["meets_all"] = df[checks].all(axis=1)
-    return df
-
-
-def checks_for(scenario: Scenario, row: pd.Series) -> list[Check]:
-    """The checklist of one evaluated layout, each with the number behind it."""
-    r = scenario.requirements
-    hw = scenario.hardware
-    out = [Check("valid degrees", True, None, None, "",
-                 f"{Strategy(**{n: int(row[n]) for n in DEGREE_NAMES}).label()}: every degree "
-                 f"divides what it splits (heads, KV heads, experts, layers, batch)")]
-    out.append(Check("memory fits with the reserve", bool(row["fits_memory"]),
-                     float(row["memory_per_gpu_bytes"]), hw.hbm_capacity_bytes, "bytes",
-                     f"{fmt.gb(row['memory_per_gpu_bytes'])} per GPU including a "
-                     f"{r.memory_reserve_fraction:.0%} runtime reserve, of "
-                     f"{fmt.gb(hw.hbm_capacity_bytes)}"))
-    if r.ttft_s is not None:
-        out.append(Check("TTFT at the longest prompt", bool(row["ttft_s"] <= r.ttft_s),
-                         float(row["ttft_s"]), r.ttft_s, "s",
-                         f"{fmt.seconds(row['ttft_s'])} for the batch of "
-                         f"{scenario.workload.batch_sequences} at "
-                         f"{scenario.workload.max_prompt_tokens} tokens, target "
-                         f"{fmt.seconds(r.ttft_s)}"))
-    if r.tpot_s is not None:
-        out.append(Check("TPOT at the end of generation", bool(row["tpot_max_s"] <= r.tpot_s),
-                         float(row["tpot_max_s"]), r.tpot_s, "s",
-                         f"{fmt.seconds(row['tpot_max_s'])}, target {fmt.seconds(r.tpot_s)}"))
-    if r.throughput_tokens_per_s_per_gpu is not None:
-        kind, _ = throughput_reading(scenario)
-        v = float(row[f"min_{THROUGHPUT_COLUMNS[kind]}"])
-        t = r.throughput_tokens_per_s_per_gpu
-        out.append(Check(f"throughput per GPU ({kind})", v >= t, v, t, "tokens/s",
-                         f"{fmt.tokens_per_ms(v)} per GPU ({THROUGHPUT_MEANING[kind]}, lowest "
-                         f"over the prompt lengths), target {fmt.tokens_per_ms(t)}"))
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Ceilings: what no layout can beat
-# --------------------------------------------------------------------------------------------
-
-def throughput_ceilings(scenario: Scenario, opts: E.Options) -> dict[str, dict]:
+def throughput_ceilings(scenario: Scenario, opts: Options) -> dict[str, dict]:
     """Upper bounds on throughput per GPU that hold for every layout, at the longest prompt.
 
     * prefill: compute-bound, ``peak * MFU / (prefill FLOPs per prompt token)``;
@@ -249,16 +79,12 @@ def throughput_ceilings(scenario: Scenario, opts: E.Options) -> dict[str, dict]:
     }
 
 
-# --------------------------------------------------------------------------------------------
-# The plan
-# --------------------------------------------------------------------------------------------
-
 @dataclass
 class Plan:
     """A search's outcome for one reading of the model."""
 
     scenario: Scenario
-    options: E.Options
+    options: Options
     table: pd.DataFrame                 # every candidate, valid or not, with metrics and checks
     feasible: bool
     recommended: Strategy | None
@@ -311,16 +137,16 @@ def _progress(done: int, total: int, start: float, label: str = "searching layou
     sys.stderr.flush()
 
 
-def run_search(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None = None,
+def run_search(scenario: Scenario, opts: Options | None = None, max_gpus: int | None = None,
                chunk: int = 20000, progress: bool = True,
                redundant_choices: tuple[int, ...] = (0,)) -> pd.DataFrame:
     """Every candidate layout as a row: degrees, ``valid`` and ``rejected_because``, metrics and
     requirement checks (metrics are NaN-free: rejected layouts carry none)."""
-    opts = opts or E.Options()
+    opts = opts or Options()
     start = time.perf_counter()
     lay = candidate_layouts(scenario, max_gpus, redundant_choices)
-    ok = E.valid_mask(scenario.model, scenario.workload, lay)
-    reasons = E.rejection_reasons(scenario.model, scenario.workload, lay.subset(~ok))
+    ok = valid_mask(scenario.model, scenario.workload, lay)
+    reasons = rejection_reasons(scenario.model, scenario.workload, lay.subset(~ok))
     good = lay.subset(ok)
     parts = []
     for i in range(0, len(good), chunk):
@@ -370,55 +196,33 @@ def _why_lost(row: pd.Series, rec: pd.Series, kind_col: str) -> str:
     return "tied on GPUs and throughput; ranked later"
 
 
-def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None = None,
-         top_n: int = 10, progress: bool = True,
-         redundant_choices: tuple[int, ...] = (0,)) -> Plan:
-    """Search every layout and choose one.
-
-    Recommended: the fewest GPUs meeting every requirement, ties broken by throughput per GPU
-    (the required kind), then lower TTFT. When nothing meets everything: the layout that passes
-    the most checks and comes closest to the failing targets, labelled "best compromise".
-    """
-    opts = opts or E.Options()
-    start = time.perf_counter()
-    table = run_search(scenario, opts, max_gpus, progress=progress,
-                       redundant_choices=redundant_choices)
-    kind, why = throughput_reading(scenario)
-    kcol = f"min_{THROUGHPUT_COLUMNS[kind]}"
-    v = table[table["valid"]].copy()
-    if v.empty:
-        raise_no_layout(scenario, table, max_gpus or scenario.fixed_gpus or scenario.max_gpus)
-    r = scenario.requirements
-    feasible = bool(v["meets_all"].any())
+def _rank(scenario: Scenario, v: pd.DataFrame, kcol: str, feasible: bool
+          ) -> tuple[pd.DataFrame, str]:
+    """Valid layouts best first, and the label of the first. Feasible: those meeting everything,
+    fewest GPUs, then throughput per GPU, then TTFT. Otherwise memory first (a compromise must be
+    deployable), then most checks passed, then closeness to the failing targets, then GPUs."""
     if feasible:
-        pool = v[v["meets_all"]]
-        ranked = pool.sort_values(["gpus", kcol, "ttft_s"], ascending=[True, False, True],
-                                  kind="mergesort")
-        label = "recommended"
-    else:
-        score = v[["check_memory", "check_ttft", "check_tpot", "check_throughput"]].sum(axis=1)
-        closeness = np.ones(len(v))
-        if r.ttft_s is not None:
-            closeness *= np.minimum(1, r.ttft_s / v["ttft_s"].to_numpy())
-        if r.tpot_s is not None:
-            closeness *= np.minimum(1, r.tpot_s / v["tpot_max_s"].to_numpy())
-        if r.throughput_tokens_per_s_per_gpu is not None:
-            closeness *= np.minimum(1, v[kcol].to_numpy() / r.throughput_tokens_per_s_per_gpu)
-        v = v.assign(_score=score.to_numpy(), _close=closeness)
-        # memory must fit for a compromise to be deployable at all
-        ranked = v.sort_values(["check_memory", "_score", "_close", "gpus"],
-                               ascending=[False, False, False, True], kind="mergesort")
-        label = "best compromise"
-    best = ranked.iloc[0]
-    rec = Strategy(**{n: int(best[n]) for n in DEGREE_NAMES})
-    checks = checks_for(scenario, best)
+        return v[v["meets_all"]].sort_values(["gpus", kcol, "ttft_s"],
+                                             ascending=[True, False, True],
+                                             kind="mergesort"), "recommended"
+    r = scenario.requirements
+    score = v[["check_memory", "check_ttft", "check_tpot", "check_throughput"]].sum(axis=1)
+    closeness = np.ones(len(v))
+    if r.ttft_s is not None:
+        closeness *= np.minimum(1, r.ttft_s / v["ttft_s"].to_numpy())
+    if r.tpot_s is not None:
+        closeness *= np.minimum(1, r.tpot_s / v["tpot_max_s"].to_numpy())
+    if r.throughput_tokens_per_s_per_gpu is not None:
+        closeness *= np.minimum(1, v[kcol].to_numpy() / r.throughput_tokens_per_s_per_gpu)
+    v = v.assign(_score=score.to_numpy(), _close=closeness)
+    return v.sort_values(["check_memory", "_score", "_close", "gpus"],
+                         ascending=[False, False, False, True], kind="mergesort"), \
+        "best compromise"
 
-    alts = ranked.iloc[1:top_n + 1].copy()
-    alts["why_not_chosen"] = [_why_lost(row, best, kcol) for _, row in alts.iterrows()]
-    alt_cols = ["layout", *DEGREE_NAMES, "gpus", "ttft_s", "tpot_s", kcol,
-                "memory_per_gpu_bytes", "meets_all", "why_not_chosen"]
-    alternatives = alts[alt_cols].reset_index(drop=True)
 
+def _objectives(v: pd.DataFrame, kcol: str, feasible: bool) -> dict[str, dict]:
+    """The best layout for each single objective among those meeting everything (else those
+    that fit in memory, else all)."""
     pool = v[v["meets_all"]] if feasible else v[v["check_memory"]]
     if pool.empty:
         pool = v
@@ -431,6 +235,40 @@ def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None
         objectives[name] = {"layout": row["layout"], "gpus": int(row["gpus"]),
                             "ttft_s": float(row["ttft_s"]), "tpot_s": float(row["tpot_s"]),
                             "throughput_tokens_per_s_per_gpu": float(row[kcol])}
+    return objectives
+
+
+def plan(scenario: Scenario, opts: Options | None = None, max_gpus: int | None = None,
+         top_n: int = 10, progress: bool = True,
+         redundant_choices: tuple[int, ...] = (0,)) -> Plan:
+    """Search every layout and choose one.
+
+    Recommended: the fewest GPUs meeting every requirement, ties broken by throughput per GPU
+    (the required kind), then lower TTFT. When nothing meets everything: the layout that passes
+    the most checks and comes closest to the failing targets, labelled "best compromise".
+    """
+    opts = opts or Options()
+    start = time.perf_counter()
+    table = run_search(scenario, opts, max_gpus, progress=progress,
+                       redundant_choices=redundant_choices)
+    kind, why = throughput_reading(scenario)
+    kcol = f"min_{THROUGHPUT_COLUMNS[kind]}"
+    v = table[table["valid"]].copy()
+    if v.empty:
+        raise_no_layout(scenario, table, max_gpus or scenario.fixed_gpus or scenario.max_gpus)
+    feasible = bool(v["meets_all"].any())
+    ranked, label = _rank(scenario, v, kcol, feasible)
+    best = ranked.iloc[0]
+    rec = Strategy(**{n: int(best[n]) for n in DEGREE_NAMES})
+    checks = checks_for(scenario, best)
+
+    alts = ranked.iloc[1:top_n + 1].copy()
+    alts["why_not_chosen"] = [_why_lost(row, best, kcol) for _, row in alts.iterrows()]
+    alt_cols = ["layout", *DEGREE_NAMES, "gpus", "ttft_s", "tpot_s", kcol,
+                "memory_per_gpu_bytes", "meets_all", "why_not_chosen"]
+    alternatives = alts[alt_cols].reset_index(drop=True)
+
+    objectives = _objectives(v, kcol, feasible)
 
     binding = None if feasible else binding_constraint(scenario, v, best, kind, opts)
     out = Plan(scenario, opts, table, feasible, rec, best, label, checks, kind, why, binding,
@@ -440,8 +278,6 @@ def plan(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | None
 
 
 def raise_no_layout(scenario: Scenario, table: pd.DataFrame, budget: int) -> None:
-    from analysis.inputs.errors import MoEPlanError
-
     reasons = table["rejected_because"].value_counts().head(3)
     raise MoEPlanError(
         f"no layout up to {budget} GPUs is even valid for {scenario.model.name}; "
@@ -449,7 +285,7 @@ def raise_no_layout(scenario: Scenario, table: pd.DataFrame, budget: int) -> Non
 
 
 def binding_constraint(scenario: Scenario, v: pd.DataFrame, best: pd.Series, kind: str,
-                       opts: E.Options) -> dict:
+                       opts: Options) -> dict:
     """Name what no layout can meet, its ceiling, and what would have to change."""
     r = scenario.requirements
     hw = scenario.hardware

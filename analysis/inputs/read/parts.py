@@ -162,7 +162,7 @@ def calibration_from_dict(d: Mapping[str, Any], where: str | None = None) -> Cal
 _ATTENTION_KINDS = field_kinds(Attention)
 _MODEL_KINDS = field_kinds(Model, skip=("attention",))
 _PRECISION_FIELDS = ("weight_precision", "expert_weight_precision", "kv_precision",
-                     "activation_precision")
+                     "activation_precision", "dispatch_precision", "combine_precision")
 _DETAIL_FIELDS = ("norm", "ffn_bias", "tie_word_embeddings", "lm_head_bias", "router_bias")
 
 

@@ -1,0 +1,147 @@
+"""Layouts as arrays (one int array per degree), which of them are possible and why not, and
+the layers of a layout's busiest pipeline stage.
+
+Placement: the ``tp`` ranks of an attention group are adjacent GPUs; ``dp_attn`` groups make the
+expert group of ``G = tp * dp_attn = etp * ep`` GPUs; ``pp`` stages of G GPUs follow; ``dp``
+replicas last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.inputs.errors import LayoutError
+from analysis.inputs.types import DEGREE_NAMES, Model, Strategy, Workload, layout_label
+
+
+@dataclass
+class Layouts:
+    """Degrees of N layouts, one int array per degree (see :class:`analysis.inputs.Strategy`)."""
+
+    tp: np.ndarray
+    dp_attn: np.ndarray
+    etp: np.ndarray
+    ep: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+    microbatches: np.ndarray
+    redundant_experts: np.ndarray
+
+    @classmethod
+    def from_strategies(cls, strategies: list[Strategy]) -> Layouts:
+        return cls(**{n: np.array([getattr(s, n) for s in strategies], dtype=np.int64)
+                      for n in DEGREE_NAMES})
+
+    def __len__(self) -> int:
+        return len(self.tp)
+
+    @property
+    def group(self) -> np.ndarray:
+        """GPUs of one stage of one replica: ``tp * dp_attn`` (= ``etp * ep``)."""
+        return self.tp * self.dp_attn
+
+    @property
+    def gpus(self) -> np.ndarray:
+        return self.group * self.pp * self.dp
+
+    def labels(self) -> list[str]:
+        """:func:`~analysis.inputs.layout_label` of every layout."""
+        cols = [getattr(self, n).tolist() for n in DEGREE_NAMES]
+        return [layout_label(*vals) for vals in zip(*cols, strict=True)]
+
+    def subset(self, mask) -> Layouts:
+        return Layouts(**{n: getattr(self, n)[mask] for n in DEGREE_NAMES})
+
+
+def layout_rejections(model: Model, workload: Workload | None, lay: Layouts
+                      ) -> list[tuple[np.ndarray, str]]:
+    """Every reason a layout is impossible, as (mask of layouts it applies to, reason template).
+
+    Templates use ``{tp}``, ``{ep}``... for the layout's degrees. Memory is not checked here (a
+    layout that does not fit is still estimated, and fails the memory check). Without a
+    ``workload`` only the model's rules apply (a serving engine batches whatever arrives).
+    """
+    a = model.attention
+    rules: list[tuple[np.ndarray, str]] = [
+        (lay.tp * lay.dp_attn != lay.etp * lay.ep,
+         "attention GPUs tp*dp_attn = {tp}*{dp_attn} differ from expert GPUs etp*ep = {etp}*{ep}"),
+        (a.num_heads % lay.tp != 0,
+         f"tp={{tp}} does not divide the {a.num_heads} attention heads"),
+        (lay.pp > model.num_layers, f"pp={{pp}} stages exceed the {model.num_layers} layers"),
+    ]
+    if workload is not None:
+        rules += _batch_rules(workload.batch_sequences, lay)
+    if a.kind == "gqa":
+        kv = a.num_kv_heads
+        rules.append((np.where(lay.tp <= kv, kv % lay.tp != 0, lay.tp % kv != 0),
+                      f"tp={{tp}} and the {kv} KV heads: neither divides the other"))
+    if model.is_moe:
+        e = model.num_experts
+        rules += [
+            ((e + lay.redundant_experts) % lay.ep != 0,
+             f"ep={{ep}} does not divide the {e} experts (+{{redundant_experts}} redundant)"),
+            (model.expert_intermediate_size % lay.etp != 0,
+             f"etp={{etp}} does not divide the expert FFN width {model.expert_intermediate_size}"),
+            (lay.ep > e + lay.redundant_experts,
+             f"ep={{ep}} exceeds the {e} experts (+{{redundant_experts}} redundant)"),
+        ]
+    else:
+        rules.append(((lay.ep != 1) | (lay.redundant_experts != 0),
+                      "a dense model has no experts to spread: ep={ep} must be 1"))
+        rules.append((lay.dp_attn != 1,
+                      "a dense model has no expert layer to share: use dp, not dp_attn={dp_attn}"))
+    if model.num_dense_layers or model.num_shared_experts:
+        width = model.dense_intermediate_size or model.shared_expert_intermediate_size
+        rules.append((width % lay.tp != 0,
+                      f"tp={{tp}} does not divide the dense FFN width {width}"))
+    return rules
+
+
+def _batch_rules(b: int, lay: Layouts) -> list[tuple[np.ndarray, str]]:
+    """The batch of ``b`` sequences must split over replicas, micro-batches and dp_attn."""
+    return [
+        (b % lay.dp != 0, f"dp={{dp}} replicas do not divide the batch of {b} sequences"),
+        ((b % lay.dp == 0) & ((b // lay.dp) % lay.microbatches != 0),
+         f"{{microbatches}} micro-batches do not divide the {b}/{{dp}} sequences of a replica"),
+        ((b % lay.dp == 0) & ((b // lay.dp) % lay.microbatches == 0)
+         & ((b // lay.dp // lay.microbatches) % lay.dp_attn != 0),
+         "a prefill micro-batch of {mb_seqs} sequences does not split over dp_attn={dp_attn}"),
+    ]
+
+
+def rejection_reasons(model: Model, workload: Workload | None, lay: Layouts
+                      ) -> list[list[str]]:
+    """Per layout, the readable list of reasons it is impossible (empty = valid)."""
+    reasons: list[list[str]] = [[] for _ in range(len(lay))]
+    b = workload.batch_sequences if workload is not None else 0
+    cols = {n: getattr(lay, n).tolist() for n in DEGREE_NAMES}
+    for mask, template in layout_rejections(model, workload, lay):
+        for i in np.flatnonzero(mask).tolist():
+            vals = {n: cols[n][i] for n in DEGREE_NAMES}
+            vals["mb_seqs"] = b // vals["dp"] // vals["microbatches"]
+            reasons[i].append(template.format(**vals))
+    return reasons
+
+
+def valid_mask(model: Model, workload: Workload, lay: Layouts) -> np.ndarray:
+    ok = np.ones(len(lay), dtype=bool)
+    for mask, _ in layout_rejections(model, workload, lay):
+        ok &= ~np.asarray(mask, dtype=bool)
+    return ok
+
+
+def check_strategy(model: Model, workload: Workload | None, strategy: Strategy) -> None:
+    """Raise LayoutError with every reason when ``strategy`` is impossible (for ``workload``'s
+    batch; for the model alone when None)."""
+    reasons = rejection_reasons(model, workload, Layouts.from_strategies([strategy]))[0]
+    if reasons:
+        raise LayoutError(strategy.label(), reasons)
+
+
+def stage_layers(model: Model, pp) -> tuple[np.ndarray, np.ndarray]:
+    """Layers of the busiest stage: ``ceil(L/pp)``, as many of them MoE as there are."""
+    n = np.ceil(model.num_layers / np.asarray(pp, dtype=float))
+    n_moe = np.minimum(n, model.num_moe_layers)
+    return n_moe, n - n_moe

@@ -1,0 +1,71 @@
+"""How to estimate: the efficiency mode, the expert-load model, overlap and EP byte sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from analysis.inputs.errors import InputError
+
+Mode = Literal["derated", "sol", "calibrated"]
+Imbalance = Literal["balanced", "uniform", "factor"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to estimate.
+
+    ``mode``: "derated" applies the hardware's MFU, bandwidth utilisation and link efficiencies;
+    "sol" (speed of light) sets them all to 1 and drops communication; "calibrated" uses the
+    hardware's fitted size-dependent curves (:class:`~analysis.inputs.Calibration`) and falls back
+    to "derated" for a GPU that has none (``describe`` says which was used).
+    ``imbalance``: "balanced" (every EP rank gets the mean load), "uniform" (routing uniformly at
+    random: the expected busiest rank, :func:`analysis.formulas.expected_max_load`), or "factor"
+    (busiest = ``imbalance_factor`` x mean). ``overlap_fraction`` of communication may hide under
+    compute (0 = none, the default). ``dispatch_bytes_per_element`` /
+    ``combine_bytes_per_element`` override the model's EP precisions
+    (:func:`analysis.estimate.context.ep_element_bytes`: FP8 dispatch, BF16 combine for an FP8
+    model by default).
+    ``prefill_chunk_tokens``: tokens one attention rank prefills per iteration (chunked prefill:
+    engines cap the tokens of a step, e.g. SGLang ``--chunked-prefill-size``, vLLM
+    ``--max-num-batched-tokens``); it sizes the prefill activations and communication buffers,
+    not the prefill time. ``decode_only``: the layout serves decode only (prefill runs
+    elsewhere, disaggregated), so it holds no prompt-sized activations or buffers.
+    """
+
+    mode: Mode = "derated"
+    imbalance: Imbalance = "uniform"
+    imbalance_factor: float = 1.0
+    overlap_fraction: float = 0.0
+    dispatch_bytes_per_element: float | None = None
+    combine_bytes_per_element: float | None = None
+    prefill_chunk_tokens: int = 8192
+    decode_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("derated", "sol", "calibrated"):
+            raise InputError("options.mode", self.mode, "unknown mode", "derated, sol, calibrated")
+        if self.imbalance not in ("balanced", "uniform", "factor"):
+            raise InputError("options.imbalance", self.imbalance, "unknown imbalance model",
+                             "balanced, uniform, factor")
+        if not (self.imbalance_factor >= 1):
+            raise InputError("options.imbalance_factor", self.imbalance_factor,
+                             "the busiest rank cannot carry less than the mean", "a number >= 1")
+        if not (isinstance(self.prefill_chunk_tokens, int) and self.prefill_chunk_tokens >= 1):
+            raise InputError("options.prefill_chunk_tokens", self.prefill_chunk_tokens,
+                             "tokens per prefill iteration must be a whole number",
+                             "an integer >= 1 (engines default to a few thousand, e.g. 8192)")
+        if not (0 <= self.overlap_fraction <= 1):
+            raise InputError("options.overlap_fraction", self.overlap_fraction,
+                             "must be a fraction", "0 <= x <= 1")
+
+    def describe(self) -> str:
+        imb = {"balanced": "perfectly balanced experts",
+               "uniform": "uniform-random routing (busiest EP rank at its expected maximum)",
+               "factor": f"busiest EP rank at {self.imbalance_factor:g}x the mean"}[self.imbalance]
+        mode = {"derated": "derated by the GPU's efficiency factors",
+                "sol": "speed of light (all efficiencies 1, no communication)",
+                "calibrated": "calibrated size-dependent efficiencies where the GPU has them, "
+                              "else its stated efficiency factors"}[self.mode]
+        return (f"{mode}; {imb}; {self.overlap_fraction:.0%} of communication overlapped "
+                f"with compute")
