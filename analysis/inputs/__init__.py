@@ -8,6 +8,7 @@ from analysis.inputs.errors import (  # noqa: F401
     MoEPlanError,
     ParseError,
 )
+from analysis.inputs.serving import ServingRequirements  # noqa: F401
 from analysis.inputs.types import (  # noqa: F401
     BYTES_PER_ELEMENT,
     COMPUTE_PEAK_KEY,

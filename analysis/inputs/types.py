@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 from analysis.inputs.errors import InputError
+from analysis.inputs.serving import ServingRequirements
 
 # --------------------------------------------------------------------------------------------
 # Precisions
@@ -684,6 +685,7 @@ class Scenario:
     assumptions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     source: str = ""
+    serving: ServingRequirements | None = None   # the serving: block, when the scenario has one
 
     def __post_init__(self) -> None:
         check_positive("scenario.max_gpus", self.max_gpus, integer=True)
