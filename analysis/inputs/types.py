@@ -170,6 +170,11 @@ class Hardware:
     efficiency_source: str = ""
     source: str = ""
     calibration: Calibration | None = None         # size-dependent curves, if fitted
+    price_usd_per_gpu_hour: float | None = None    # rental price, for cost per token (editable)
+    price_source: str = ""                         # where the price comes from
+    price_date: str = ""                           # when it was read (YYYY-MM-DD)
+    board_power_W: float | None = None             # board power (TDP), for an energy upper bound
+    board_power_source: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -190,6 +195,9 @@ class Hardware:
             check_positive(f"hardware.{name}", getattr(self, name), allow_zero=True)
         for name in ("mfu", "bandwidth_utilization", "scaleup_efficiency", "scaleout_efficiency"):
             check_fraction(f"hardware.{name}", getattr(self, name))
+        for name in ("price_usd_per_gpu_hour", "board_power_W"):
+            if getattr(self, name) is not None:
+                check_positive(f"hardware.{name}", getattr(self, name))
 
     def peak_flops_for(self, precision: str) -> float:
         """Dense peak FLOP/s for matmuls in ``precision``; InputError if this GPU lacks it."""
