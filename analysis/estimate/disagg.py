@@ -20,6 +20,9 @@ from analysis.inputs.types import Scenario
 #: the running batch (t / 2 on average, t at worst) and then for its own (t).
 TTFT_BATCHES_BY_PERCENTILE = {"p50": 1.5, "p90": 2.0, "p99": 2.0}
 
+#: Relative gain a larger xPyD deployment needs over a smaller one to be preferred.
+RATIO_GAIN_MIN = 0.01
+
 
 def kv_transfer_bytes_per_request(kv_bytes_per_token: float, prompt_tokens: float) -> float:
     """KV bytes one request moves from prefill to decode: ``kv_bytes_per_token * I`` (every
@@ -77,8 +80,9 @@ def best_ratio(prefill_requests_per_s: float, decode_requests_per_s: float, pref
                decode_gpus: int, output_tokens: float, max_gpus: int, max_instances: int = 32
                ) -> tuple[int, int, float]:
     """``(x, y, tokens/s per GPU)``: the instance counts within ``max_gpus`` with the highest
-    rate-matched throughput per GPU (:func:`pools_output_tokens_per_s_per_gpu`); ties go to
-    fewer GPUs. ``(0, 0, 0.0)`` when one of each does not fit."""
+    rate-matched throughput per GPU (:func:`pools_output_tokens_per_s_per_gpu`); a larger
+    deployment must beat a smaller one by more than :data:`RATIO_GAIN_MIN` (1%), so near-ties go
+    to fewer GPUs. ``(0, 0, 0.0)`` when one of each does not fit."""
     best = (0, 0, 0.0)
     best_gpus = 0
     for x in range(1, max_instances + 1):
@@ -89,6 +93,8 @@ def best_ratio(prefill_requests_per_s: float, decode_requests_per_s: float, pref
             v = pools_output_tokens_per_s_per_gpu(x, y, prefill_requests_per_s,
                                                   decode_requests_per_s, prefill_gpus,
                                                   decode_gpus, output_tokens)
-            if v > best[2] * (1 + 1e-9) or (abs(v - best[2]) <= 1e-9 * v and g < best_gpus):
+            if best_gpus == 0 or (g > best_gpus and v > best[2] * (1 + RATIO_GAIN_MIN)) \
+                    or (g <= best_gpus and v >= best[2] * (1 - RATIO_GAIN_MIN)
+                        and (g < best_gpus or v > best[2])):
                 best, best_gpus = (x, y, v), g
     return best

@@ -173,14 +173,15 @@ def rank_candidates(df: pd.DataFrame, sv: ServingRequirements) -> pd.DataFrame:
 
 def simulate_candidate(scenario: Scenario, sv: ServingRequirements, row: pd.Series,
                        opts: E.Options, max_requests: int, seed: int = 0) -> dict:
-    """One closed-loop run of the candidate's replica at its concurrency: ``max(C, min(4 C,
-    max_requests))`` requests (at least one full wave, up to four)."""
+    """One closed-loop run of the candidate's replica at its concurrency C: ``max(2 C, min(4 C,
+    max_requests))`` requests, the first C (the wave sent together at t = 0) left out of the
+    percentiles as warm-up, so TTFT is read in the loop's steady state."""
     s = strategy_of(row)
     c = int(row["concurrency_per_replica"])
-    n = max(c, min(4 * c, max_requests))
+    n = max(2 * c, min(4 * c, max_requests))
     req = make_requests(n, sv.prompt_tokens, sv.output_tokens, 0, "closed_loop", None, seed)
     metrics, _, _ = simulate_objects(scenario.hardware, scenario.model, s, req, "closed_loop", c,
-                                     sv.engine, opts.mode)
+                                     sv.engine, opts.mode, warmup_requests=c)
     stat = sv.simulator_stat
     return {"layout": row["layout"], "concurrency_per_replica": c, "num_requests": n,
             "ttft_s": metrics[f"ttft_ms_{stat}"] / 1e3, "tpot_s": metrics[f"tpot_ms_{stat}"] / 1e3,

@@ -202,11 +202,15 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
 
 
 def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | None,
-                     engine: object, mode: str) -> tuple[dict, Any, list[str]]:
+                     engine: object, mode: str, warmup_requests: int = 0
+                     ) -> tuple[dict, Any, list[str]]:
     """The run on already-built inputs (hardware, model, layout, requests): ``(metrics, engine
     profile, assumptions)``, the metrics being every output key of ``docs/simulate.md`` from
     ``ttft_ms_mean`` to ``iterations``. :func:`simulate_run` and the serving search
-    (:mod:`analysis.search.serving`) share it."""
+    (:mod:`analysis.search.serving`) share it. ``warmup_requests``: the first requests (in
+    send order) are simulated but left out of the per-request latencies (TTFT, TPOT, e2e), as a
+    benchmark that discards its warm-up (a closed loop's first wave all arrives at t = 0);
+    throughput and ITL stay over the whole run."""
     assumptions: list[str] = []
     degrees = C.layout_degrees(strategy)
     profile, a = load_profile(engine, C.hardware_capacity_bytes(hw), degrees["tp"],
@@ -246,6 +250,12 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
     arrival, first, done, itl_v, itl_c, isl_all, osl_all = _pool(traces, req, degrees["dp"])
     metrics = run_metrics(arrival, first, done, isl_all, osl_all, itl_v, itl_c,
                           C.gpus_of(strategy))
+    if warmup_requests:
+        w = slice(warmup_requests, None)
+        steady = run_metrics(arrival[w], first[w], done[w], isl_all[w], osl_all[w], itl_v,
+                             itl_c, C.gpus_of(strategy))
+        metrics.update({k: v for k, v in steady.items()
+                        if k.startswith(("ttft_", "tpot_", "e2e_latency_"))})
     metrics.update({
         "kv_pool_bytes_per_gpu": float(kv_bytes),
         "kv_capacity_tokens_per_rank": kv_tokens,
