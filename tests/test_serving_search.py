@@ -153,3 +153,41 @@ def test_a_scenario_without_serving_block_is_refused_with_one_line():
     with pytest.raises(InputError) as e:
         serving_plan(load_scenario("seed"))
     assert e.value.field == "serving"
+
+
+# ------------------------------------------------------------------ command line
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples" / "serving"
+
+
+def test_plan_on_a_serving_scenario_prints_json_with_units_in_keys(capsys):
+    import json
+
+    from analysis.cli import main
+
+    assert main(["plan", str(EXAMPLES / "mixtral-h100-serving.yaml"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("winner", "reason", "deployment", "aggregated", "disaggregated", "economics",
+                "pareto", "runs", "rejected", "assumptions", "search_time_s", "feasible"):
+        assert key in d
+    for key in ("layout", "gpus", "concurrency", "ttft_s", "tpot_s",
+                "output_tokens_per_s_per_gpu"):
+        assert key in d["deployment"]
+    assert d["economics"]["price_usd_per_gpu_hour"] == 2.99
+
+
+def test_plan_compares_gpus_side_by_side(capsys):
+    from analysis.cli import main
+
+    assert main(["plan", str(EXAMPLES / "mixtral-h100-serving.yaml"), "--max-gpus", "16",
+                 "--hardware", "H100-SXM,H200,B200,MI300X"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["hardware", "deployment"]
+    assert [line.split()[0] for line in out[1:]] == ["H100-SXM", "H200", "B200", "MI300X"]
+
+
+def test_a_static_batch_scenario_keeps_its_reading(capsys):
+    from analysis.cli import main
+
+    assert main(["plan", "seed", "--max-gpus", "64"]) == 0
+    assert "SERVING PLAN" not in capsys.readouterr().out

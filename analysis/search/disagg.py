@@ -77,8 +77,11 @@ def best_prefill(scenario: Scenario, sv: ServingRequirements, layouts: list[Stra
     ttft = D.prefill_ttft_s(t, t_kv, sv.percentile)
     ok = np.ones(len(idx), dtype=bool) if sv.ttft_s is None else ttft <= sv.ttft_s
     rate = b / t
-    return _best(layouts, idx, rate / lay.gpus[idx], ok,
+    best = _best(layouts, idx, rate / lay.gpus[idx], ok,
                  {"prompts_per_batch": b, "batch_s": t, "ttft_s": ttft, "requests_per_s": rate})
+    if best is not None:
+        best["prompts_per_batch"] = int(best["prompts_per_batch"])
+    return best
 
 
 def best_decode(scenario: Scenario, sv: ServingRequirements, layouts: list[Strategy],
@@ -90,8 +93,11 @@ def best_decode(scenario: Scenario, sv: ServingRequirements, layouts: list[Strat
     t = D.decode_step_time_s(scenario, lay.subset(idx), c, isl, osl, opts)
     ok = np.ones(len(idx), dtype=bool) if sv.tpot_s is None else t <= sv.tpot_s
     rate = c / (osl * t)
-    return _best(layouts, idx, rate / lay.gpus[idx], ok,
+    best = _best(layouts, idx, rate / lay.gpus[idx], ok,
                  {"concurrency": c, "tpot_s": t, "requests_per_s": rate})
+    if best is not None:
+        best["concurrency"] = int(best["concurrency"])
+    return best
 
 
 def search_disaggregated(scenario: Scenario, sv: ServingRequirements, layouts: list[Strategy],

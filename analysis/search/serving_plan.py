@@ -19,6 +19,7 @@ from typing import Any
 from analysis.estimate import economics as EC
 from analysis.estimate import model as E
 from analysis.inputs.errors import InputError
+from analysis.inputs.read.mapping import hardware_from_ref
 from analysis.inputs.types import Scenario
 from analysis.search import disagg as DG
 from analysis.search import serving as SS
@@ -53,7 +54,7 @@ class ServingPlan:
     layouts_evaluated: int
     candidates_evaluated: int
     assumptions: list
-    seconds: float
+    search_time_s: float
 
     @property
     def feasible(self) -> bool:
@@ -197,7 +198,29 @@ def serving_plan(scenario: Scenario, opts: ServingPlanOptions | None = None) -> 
         pareto=out["pareto"], runs=out["runs"], rejected=out["rejected"],
         layouts_evaluated=out["layouts"], candidates_evaluated=len(out["table"]),
         assumptions=list(scenario.assumptions) + assumptions(sv, so.estimate),
-        seconds=time.perf_counter() - start)
+        search_time_s=time.perf_counter() - start)
+
+
+def compare_hardware(scenario: Scenario, names: list[str],
+                     opts: ServingPlanOptions | None = None) -> list[dict]:
+    """The best deployment of ``scenario`` on each GPU preset in ``names``, side by side: one
+    row per GPU with the plan's winner, layout, GPUs, concurrency, TTFT and TPOT at the
+    percentile, output tokens/s per GPU and cost per million tokens."""
+    rows = []
+    for name in names:
+        hw, _ = hardware_from_ref(name.strip(), "--hardware")
+        p = serving_plan(replace(scenario, hardware=hw), opts)
+        dep, ec = p.deployment or {}, p.economics
+        rows.append({"hardware": name.strip(), "winner": p.winner, "layout": dep.get("layout"),
+                     "gpus": dep.get("gpus"), "concurrency": dep.get("concurrency"),
+                     "ttft_s": dep.get("ttft_s"), "tpot_s": dep.get("tpot_s"),
+                     "output_tokens_per_s_per_gpu": dep.get("output_tokens_per_s_per_gpu"),
+                     "price_usd_per_gpu_hour": ec.get("price_usd_per_gpu_hour"),
+                     "cost_usd_per_million_output_tokens":
+                         ec.get("cost_usd_per_million_output_tokens"),
+                     "cost_usd_per_million_tokens": ec.get("cost_usd_per_million_tokens"),
+                     "reason": p.reason})
+    return rows
 
 
 def assumptions(sv, est: E.Options) -> list[str]:
