@@ -18,3 +18,9 @@ from analysis.search.planner import (  # noqa: F401
     throughput_ceilings,
     throughput_reading,
 )
+from analysis.search.serving_plan import (  # noqa: F401
+    ServingPlan,
+    ServingPlanOptions,
+    compare_hardware,
+    serving_plan,
+)
