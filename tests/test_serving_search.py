@@ -106,7 +106,10 @@ def test_mixtral_on_h100_meets_5_tokens_per_ms_per_gpu_with_a_stated_concurrency
     assert p.deployment["output_tokens_per_s_per_gpu"] >= 5000
     d = p.to_dict()
     assert d["economics"]["cost_usd_per_million_output_tokens"] > 0
-    assert any(pt["layout"] == "dp_attn4-ep4" for pt in d["pareto"]["DPattn+EP"])
+    assert any(pt["layout"] == "dp_attn4-ep4" for pt in d["pareto"]["fronts"]["DPattn+EP"])
+    # the chosen point (most tokens/s per GPU) lies on its family's front
+    assert d["pareto"]["chosen"]["on_front"] is True
+    assert d["pareto"]["chosen"]["concurrency_per_replica"] == 1832
 
 
 def test_more_gpus_never_lower_the_best_tokens_per_s_per_gpu():

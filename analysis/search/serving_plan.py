@@ -132,6 +132,28 @@ def choose(sv, agg: dict, dis: dict | None) -> tuple[str | None, str]:
         f"({dis['kv_transfer_s'] * 1e3:.2g} ms per request)")
 
 
+def chosen_point(sv, agg: dict, dis: dict | None, winner: str | None, fronts: dict) -> dict | None:
+    """The chosen deployment as a point of the throughput-per-GPU against tokens/s-per-user
+    plane (closed-form figures, as the fronts), with its family and whether it lies on that
+    family's front (an xPyD deployment has no family: ``family`` "xPyD", ``on_front`` None)."""
+    col = SS.throughput_column(sv)
+    if winner == "aggregated":
+        est = agg["estimate"]
+        on = any(pt["layout"] == agg["layout"]
+                 and pt["concurrency_per_replica"] == agg["concurrency_per_replica"]
+                 for pt in fronts.get(agg["family"], []))
+        return {"family": agg["family"], "layout": agg["layout"],
+                "concurrency_per_replica": agg["concurrency_per_replica"],
+                "tokens_per_s_per_user": est["tokens_per_s_per_user"],
+                "tokens_per_s_per_gpu": est[col], "on_front": on}
+    if winner == "disaggregated":
+        return {"family": "xPyD", "layout": dis["ratio"],
+                "concurrency_per_replica": dis["decode"]["concurrency"],
+                "tokens_per_s_per_user": 1 / dis["tpot_s"], "tokens_per_s_per_gpu": dis[col],
+                "on_front": None}
+    return None
+
+
 def _deployment(sv, winner: str | None, agg: dict, dis: dict | None) -> dict | None:
     if winner == "aggregated":
         sim = agg["simulated"]
@@ -195,7 +217,9 @@ def serving_plan(scenario: Scenario, opts: ServingPlanOptions | None = None) -> 
         scenario=scenario.name, hardware=scenario.hardware.name, model=scenario.model.name,
         requirements=sv.as_dict(), aggregated=agg, disaggregated=dis, winner=winner,
         reason=reason, deployment=dep, economics=_economics(scenario, sv, dep),
-        pareto=out["pareto"], runs=out["runs"], rejected=out["rejected"],
+        pareto={"fronts": out["pareto"], "chosen": chosen_point(sv, agg, dis, winner,
+                                                               out["pareto"])},
+        runs=out["runs"], rejected=out["rejected"],
         layouts_evaluated=out["layouts"], candidates_evaluated=len(out["table"]),
         assumptions=list(scenario.assumptions) + assumptions(sv, so.estimate),
         search_time_s=time.perf_counter() - start)
