@@ -130,7 +130,7 @@ def test_deepseek_v3_on_h200_chooses_disaggregation_with_different_layouts():
     assert dis["prefill"]["layout"] != dis["decode"]["layout"]
     assert dis["ttft_s"] <= 2.0 and dis["tpot_s"] <= 0.05
     assert p.deployment["gpus"] <= 256
-    assert "disaggregated" in p.reason
+    assert "the two phases want different layouts" in p.reason
 
 
 def test_small_dense_model_stays_aggregated():
@@ -140,6 +140,18 @@ def test_small_dense_model_stays_aggregated():
     assert p.aggregated["simulated"]["ttft_s"] <= 1.0
     assert p.aggregated["simulated"]["tpot_s"] <= 0.05
     assert "not more than 10% better" in p.reason
+
+
+def test_throughput_can_count_prompt_and_output_tokens():
+    # 1024 + 512 tokens per request: total = output x 1536 / 512 = 3 x output
+    sc = scenario("H100-SXM", "mixtral-8x7b", 1024, 512, throughput_tokens_per_ms_per_gpu=5,
+                  throughput_counts="total", percentile="p50", disaggregation=False)
+    p = serving_plan(sc)
+    assert p.feasible
+    dep = p.deployment
+    assert dep["total_tokens_per_s_per_gpu"] == pytest.approx(
+        3 * dep["output_tokens_per_s_per_gpu"], rel=1e-6)
+    assert dep["total_tokens_per_s_per_gpu"] >= 5000 and p.disaggregated is None
 
 
 def test_fewest_gpus_for_a_request_rate():

@@ -73,6 +73,11 @@ def _aggregated_summary(sv, out: dict) -> dict:
         why = ("no layout meets the targets even in the closed-form estimate"
                if best is None or len(best) == 0 else
                "no confirmed candidate meets the targets at the percentile in the simulator")
+        if out["runs"]:
+            r = out["runs"][0]
+            why += (f" (the best, {r['layout']} at concurrency {r['concurrency_per_replica']}, "
+                    f"simulated TTFT {r['ttft_s']:.3g} s and TPOT {r['tpot_s'] * 1e3:.3g} ms at "
+                    f"{sv.percentile})")
         return {"feasible": False, "reason": why}
     per_replica_rps = min(float(row["requests_per_s_per_replica"]),
                           float(sim["requests_per_s_per_replica"]))
@@ -103,9 +108,14 @@ def choose(sv, agg: dict, dis: dict | None) -> tuple[str | None, str]:
                else f"does not meet the targets ({dis['reason']})")
         return "aggregated", f"aggregated: disaggregated serving {why}"
     if not agg["feasible"]:
-        return "disaggregated", (f"disaggregated: aggregated serving does not meet the targets "
-                                 f"({agg['reason']}); prefill on {dis['prefill']['layout']} and "
-                                 f"decode on {dis['decode']['layout']} each meet their own")
+        differ = dis["prefill"]["layout"] != dis["decode"]["layout"]
+        return "disaggregated", (
+            f"disaggregated: aggregated serving does not meet the targets ({agg['reason']}); "
+            f"separate pools do: prefill on {dis['prefill']['layout']} meets TTFT in batches of "
+            f"{dis['prefill']['prompts_per_batch']} prompts, decode on "
+            f"{dis['decode']['layout']} meets TPOT at concurrency "
+            f"{dis['decode']['concurrency']} with no prefill in its iterations"
+            + ("; the two phases want different layouts" if differ else ""))
     a_tps = agg["estimate"]["output_tokens_per_s_per_gpu"]
     d_tps = dis["output_tokens_per_s_per_gpu"]
     a_g, d_g = agg["gpus"], dis["gpus"]
