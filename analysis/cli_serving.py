@@ -86,6 +86,9 @@ def print_comparison(rows: list[dict]) -> None:
               f"{num(r['output_tokens_per_s_per_gpu'], ',.0f'):>13} "
               f"{num(r['cost_usd_per_million_output_tokens'], '.3f'):>8} "
               f"{num(r['cost_usd_per_million_tokens'], '.3f'):>8}")
+    for r in rows:
+        if r["winner"] is None:
+            print(f"  {r['hardware']}: {r['reason']}")
 
 
 def cmd_plan_serving(args, sc: Scenario, est: E.Options) -> int:

@@ -206,3 +206,11 @@ def test_a_static_batch_scenario_keeps_its_reading(capsys):
 
     assert main(["plan", "seed", "--max-gpus", "64"]) == 0
     assert "SERVING PLAN" not in capsys.readouterr().out
+
+
+def test_a_gpu_that_cannot_run_the_model_gets_a_row_with_the_reason():
+    from analysis.search.serving_plan import compare_hardware
+
+    sc = scenario("H200", "deepseek-v3", 4096, 1024, ttft_ms=2000, tpot_ms=50)
+    (row,) = compare_hardware(sc, ["A100-80GB"])
+    assert row["winner"] is None and "fp8" in row["reason"]

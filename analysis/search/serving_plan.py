@@ -18,7 +18,7 @@ from typing import Any
 
 from analysis.estimate import economics as EC
 from analysis.estimate import model as E
-from analysis.inputs.errors import InputError
+from analysis.inputs.errors import InputError, MoEPlanError
 from analysis.inputs.read.mapping import hardware_from_ref
 from analysis.inputs.types import Scenario
 from analysis.search import disagg as DG
@@ -243,7 +243,16 @@ def compare_hardware(scenario: Scenario, names: list[str],
     rows = []
     for name in names:
         hw, _ = hardware_from_ref(name.strip(), "--hardware")
-        p = serving_plan(replace(scenario, hardware=hw), opts)
+        try:
+            p = serving_plan(replace(scenario, hardware=hw), opts)
+        except MoEPlanError as e:      # this GPU cannot run the model at all (e.g. no fp8)
+            rows.append({"hardware": name.strip(), "winner": None, "layout": None,
+                         "gpus": None, "concurrency": None, "ttft_s": None, "tpot_s": None,
+                         "output_tokens_per_s_per_gpu": None,
+                         "price_usd_per_gpu_hour": hw.price_usd_per_gpu_hour,
+                         "cost_usd_per_million_output_tokens": None,
+                         "cost_usd_per_million_tokens": None, "reason": str(e)})
+            continue
         dep, ec = p.deployment or {}, p.economics
         rows.append({"hardware": name.strip(), "winner": p.winner, "layout": dep.get("layout"),
                      "gpus": dep.get("gpus"), "concurrency": dep.get("concurrency"),
