@@ -214,3 +214,22 @@ def test_a_gpu_that_cannot_run_the_model_gets_a_row_with_the_reason():
     sc = scenario("H200", "deepseek-v3", 4096, 1024, ttft_ms=2000, tpot_ms=50)
     (row,) = compare_hardware(sc, ["A100-80GB"])
     assert row["winner"] is None and "fp8" in row["reason"]
+
+
+def test_figures_of_a_serving_plan():
+    import analysis
+    from analysis.report.serving_figures import plot_hardware_comparison, plot_serving_pareto
+
+    sc = scenario("H100-SXM", "llama-3.1-8b", 1024, 256, ttft_ms=1000, tpot_ms=50)
+    d = analysis.serving_plan(sc).to_dict()
+    fig = plot_serving_pareto(d)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "tokens/s per GPU" and "per user" in ax.get_xlabel()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("chosen: ") for t in labels) and "TPOT target (50 ms)" in labels
+    rows = [{"hardware": "H100-SXM", "output_tokens_per_s_per_gpu": 1000.0,
+             "cost_usd_per_million_output_tokens": 0.5},
+            {"hardware": "X", "output_tokens_per_s_per_gpu": None,
+             "cost_usd_per_million_output_tokens": None}]
+    heights = [p.get_height() for p in plot_hardware_comparison(rows).axes[0].patches]
+    assert heights == [1000.0, 0.0]
