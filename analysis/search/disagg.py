@@ -8,7 +8,8 @@ layout, rate-matched, against the same targets as aggregated serving.
 * KV transfer: ``kv_bytes_per_token * I`` over one GPU's scale-out link at the GPU's
   scale-out efficiency, plus its latency (conservative: a real transfer spreads over every
   GPU's link).
-* Decode: every replica layout x concurrency C up to what memory holds; ``TPOT = t_step(C)``
+* Decode: every replica layout x concurrency C up to what memory and the engine's running cap
+  hold; ``TPOT = t_step(C)``
   with no prefill in the iteration; rate ``r_d = C / (O * TPOT)``.
 
 Per-GPU throughput of the pair is ``O / (g_p / r_p + g_d / r_d)`` at matched rates, so each pool
@@ -30,6 +31,7 @@ from analysis.estimate import model as E
 from analysis.estimate import serving_grid as SG
 from analysis.inputs.serving import ServingRequirements
 from analysis.inputs.types import Scenario, Strategy
+from analysis.search.serving import engine_running_cap
 
 PREFILL_TOKENS_PER_RANK_MAX = 16384
 
@@ -86,7 +88,8 @@ def best_prefill(scenario: Scenario, sv: ServingRequirements, layouts: list[Stra
 
 def best_decode(scenario: Scenario, sv: ServingRequirements, layouts: list[Strategy],
                 lay: E.Layouts, isl: int, osl: int, opts: E.Options) -> dict | None:
-    fit = SG.max_running_requests_grid(scenario, lay, isl, osl, opts)
+    fit = np.minimum(SG.max_running_requests_grid(scenario, lay, isl, osl, opts),
+                     engine_running_cap(scenario, sv, layouts))
     idx, c = _expand(lay, fit)
     if len(idx) == 0:
         return None

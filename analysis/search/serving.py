@@ -35,6 +35,7 @@ from analysis.estimate import model as E
 from analysis.estimate import serving_grid as SG
 from analysis.inputs.serving import ServingRequirements
 from analysis.inputs.types import Scenario, Strategy
+from analysis.simulate.profiles import load_profile
 from analysis.simulate.run import simulate_objects
 from analysis.simulate.workload import make_requests
 
@@ -87,15 +88,28 @@ def _lengths(sv: ServingRequirements) -> tuple[int, int]:
     return max(1, round(sv.isl_mean)), max(1, round(sv.osl_mean))
 
 
+def engine_running_cap(scenario: Scenario, sv: ServingRequirements,
+                       layouts: list[Strategy]) -> np.ndarray:
+    """Requests a replica's engine admits at most: its profile's ``max_running_requests`` per
+    attention rank x ``dp_attn`` ranks (``docs/simulate.md``, engine profiles)."""
+    caps: dict[int, int] = {}
+    for s in layouts:
+        if s.tp not in caps:
+            profile, _ = load_profile(sv.engine, scenario.hardware.hbm_capacity_bytes, s.tp)
+            caps[s.tp] = profile.max_running_requests
+    return np.array([caps[s.tp] * s.dp_attn for s in layouts], dtype=float)
+
+
 def screen(scenario: Scenario, sv: ServingRequirements, layouts: list[Strategy],
            opts: E.Options) -> tuple[pd.DataFrame, list[dict]]:
     """The closed-form steady state of every (layout, concurrency), vectorised
     (:mod:`analysis.estimate.serving_grid`): one row each, and the rejected layouts with their
-    reason."""
+    reason. Requests run at once are capped by memory and by the engine's running cap."""
     isl, osl = _lengths(sv)
     lay = E.Layouts.from_strategies(layouts)
     reasons = SG.layout_reasons(scenario, lay, isl, osl)
-    fit = SG.max_running_requests_grid(scenario, lay, isl, osl, opts)
+    fit = np.minimum(SG.max_running_requests_grid(scenario, lay, isl, osl, opts),
+                     engine_running_cap(scenario, sv, layouts))
     rejected, idx, conc = [], [], []
     for i, s in enumerate(layouts):
         if reasons[i]:
