@@ -60,3 +60,12 @@ def test_bad_serving_input_names_the_field(block, field):
         with_serving(block)
     assert e.value.field == field
     assert "; valid: " in str(e.value)
+
+
+def test_hardware_price_and_power_are_editable_and_checked():
+    sc = load_scenario({**BASE, "hardware": {"preset": "H100-SXM", "price_usd_per_gpu_hour": 4.5}})
+    assert sc.hardware.price_usd_per_gpu_hour == 4.5
+    assert sc.hardware.board_power_W == 700          # the preset's, kept
+    with pytest.raises(InputError) as e:
+        load_scenario({**BASE, "hardware": {"preset": "H100-SXM", "board_power_W": -1}})
+    assert "board_power_W" in e.value.field
