@@ -210,6 +210,12 @@ def _register_plan(sub) -> None:
     p.add_argument("--top", type=int, default=10, help="alternatives to list (default 10)")
     p.add_argument("--redundant-experts", default="0",
                    help="redundant expert copies per layer to try, comma-separated (default 0)")
+    p.add_argument("--serving", action="store_true",
+                   help="plan for serving (layout x concurrency, aggregated or xPyD, cost); "
+                        "automatic when the scenario has a serving: block")
+    p.add_argument("--hardware", default=None,
+                   help="serving plans side by side on these GPU presets, e.g. "
+                        "H100-SXM,H200,B200,MI300X")
     _add_estimate_options(p)
     p.set_defaults(func=cmd_plan)
 
@@ -227,6 +233,10 @@ def cmd_plan(args) -> int:
                          "comma-separated whole numbers >= 0, e.g. 0,16,32")
 
     sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
+    if args.serving or args.hardware or sc.serving is not None:
+        from analysis.cli_serving import cmd_plan_serving  # docs/scenario-format.md, Serving
+
+        return cmd_plan_serving(args, sc, _options(args))
     p = S.plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices)
     d = p.to_dict()
     if args.json:

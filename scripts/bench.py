@@ -59,6 +59,17 @@ def main() -> None:
     print(f"simulate 500 requests (Poisson, Mixtral tp=8, vLLM V1), setup included: "
           f"{t * 1e3:.1f} ms")
 
+    from pathlib import Path
+
+    from analysis.search.serving_plan import serving_plan
+    ds = load_scenario(str(Path(__file__).resolve().parents[1] / "examples" / "serving"
+                           / "deepseek-v3-h200-serving.yaml"))
+    t = best_of(lambda: serving_plan(ds), 3)
+    p = serving_plan(ds)
+    print(f"serving search, DeepSeek-V3 on up to {ds.max_gpus} H200, xPyD considered: "
+          f"{p.candidates_evaluated:,} layout x concurrency candidates, {len(p.runs)} simulated, "
+          f"in {t:.2f} s (target <= 10 s); chosen: {p.winner}")
+
 
 if __name__ == "__main__":
     main()

@@ -388,7 +388,8 @@ def test_deepseek_decode_layout_fits_in_80_gb():
     # System Overview", github.com/deepseek-ai/open-infra-index, 2025): EP144 over 18 nodes of
     # 8 H800 (attention data parallel), 32 redundant experts, about 88 sequences per GPU at an
     # average context near 4.5k tokens (figures as issue 12 reads them). Before per-phase memory
-    # it came out at 155 GB per GPU (57 GB of prefill activations and 40 GB of buffers for the whole prompt batch).
+    # it came out at 155 GB per GPU (57 GB of prefill activations and 40 GB of buffers for the
+    # whole prompt batch).
     from analysis.inputs.read.scenario import load_scenario
 
     sc = load_scenario({"name": "deepseek-decode", "hardware": "H800", "model": "deepseek-v3",

@@ -19,6 +19,7 @@ from analysis.inputs.precision import (  # noqa: F401
     bytes_per_element,
     normalise_precision,
 )
+from analysis.inputs.serving import ServingRequirements  # noqa: F401
 from analysis.inputs.strategy import (  # noqa: F401
     DEGREE_NAMES,
     Strategy,

@@ -28,6 +28,7 @@ from analysis.inputs.precision import (  # noqa: F401  (re-exported for old impo
     bytes_per_element,
     normalise_precision,
 )
+from analysis.inputs.serving import ServingRequirements
 from analysis.inputs.strategy import DEGREE_NAMES, Strategy, layout_label  # noqa: F401
 
 # --------------------------------------------------------------------------------------------
@@ -98,6 +99,11 @@ class Hardware:
     efficiency_source: str = ""
     source: str = ""
     calibration: Calibration | None = None         # size-dependent curves, if fitted
+    price_usd_per_gpu_hour: float | None = None    # rental price, for cost per token (editable)
+    price_source: str = ""                         # where the price comes from
+    price_date: str = ""                           # when it was read (YYYY-MM-DD)
+    board_power_W: float | None = None             # board power (TDP), for an energy upper bound
+    board_power_source: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -118,6 +124,9 @@ class Hardware:
             check_positive(f"hardware.{name}", getattr(self, name), allow_zero=True)
         for name in ("mfu", "bandwidth_utilization", "scaleup_efficiency", "scaleout_efficiency"):
             check_fraction(f"hardware.{name}", getattr(self, name))
+        for name in ("price_usd_per_gpu_hour", "board_power_W"):
+            if getattr(self, name) is not None:
+                check_positive(f"hardware.{name}", getattr(self, name))
         limits.check_hardware(self)
 
     def peak_flops_for(self, precision: str) -> float:
@@ -461,6 +470,7 @@ class Scenario:
     assumptions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     source: str = ""
+    serving: ServingRequirements | None = None   # the serving: block, when the scenario has one
 
     def __post_init__(self) -> None:
         check_positive("scenario.max_gpus", self.max_gpus, integer=True)

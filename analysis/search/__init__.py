@@ -18,4 +18,10 @@ from analysis.search.planner import (  # noqa: F401
     run_search,
     throughput_ceilings,
 )
+from analysis.search.serving_plan import (  # noqa: F401
+    ServingPlan,
+    ServingPlanOptions,
+    compare_hardware,
+    serving_plan,
+)
 from analysis.search.space import POW2, candidate_layouts  # noqa: F401

@@ -189,8 +189,37 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
     prefix = _whole("workload.prefix_cached_tokens", w.get("prefix_cached_tokens", 0), lo=0)
     req = make_requests(n, w["isl"], w["osl"], prefix, kind, rate, seed)
 
+    metrics, profile, a = simulate_objects(hw, model, strategy, req, kind, conc,
+                                           d.get("engine"), mode)
+    assumptions += a
+    hw_name = (d["hardware"] if isinstance(d["hardware"], str) else
+               hw.name if isinstance(d["hardware"], Hardware) else "custom")
+    out: dict[str, Any] = {"name": d.get("name") or "run", "mode": mode, "hardware": hw_name,
+                           "model": C.model_name(model), "precision": C.model_precisions(model),
+                           "layout": strategy.label(), "gpus": gpus,
+                           "engine": profile.as_dict(),
+                           "workload": {"kind": kind, "num_requests": n, "concurrency": conc,
+                                        "rate_per_s": rate, "prefix_cached_tokens": prefix,
+                                        "isl_mean": float(req.isl.mean()),
+                                        "osl_mean": float(req.osl.mean())}}
+    out.update(metrics)
+    out["assumptions"] = list(dict.fromkeys(assumptions + list(SIMPLIFICATIONS)))
+    return out
+
+
+def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | None,
+                     engine: object, mode: str, warmup_requests: int = 0
+                     ) -> tuple[dict, Any, list[str]]:
+    """The run on already-built inputs (hardware, model, layout, requests): ``(metrics, engine
+    profile, assumptions)``, the metrics being every output key of ``docs/simulate.md`` from
+    ``ttft_ms_mean`` to ``iterations``. :func:`simulate_run` and the serving search
+    (:mod:`analysis.search.serving`) share it. ``warmup_requests``: the first requests (in
+    send order) are simulated but left out of the per-request latencies (TTFT, TPOT, e2e), as a
+    benchmark that discards its warm-up (a closed loop's first wave all arrives at t = 0);
+    throughput and ITL stay over the whole run."""
+    assumptions: list[str] = []
     degrees = C.layout_degrees(strategy)
-    profile, a = load_profile(d.get("engine"), C.hardware_capacity_bytes(hw), degrees["tp"],
+    profile, a = load_profile(engine, C.hardware_capacity_bytes(hw), degrees["tp"],
                               offline=(kind == "static"))
     assumptions += a
     assumptions.append(f"engine {profile.name} {profile.version} per-iteration overhead "
@@ -224,29 +253,24 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
         max_tokens_per_rank=max(profile.max_tokens_per_iteration, profile.max_running_requests)
         + isl_max, max_context_tokens=isl_max + osl_max)
     traces = _run_replicas(req, caps, tables, conc, degrees["dp"], kind)
-
-    hw_name = (d["hardware"] if isinstance(d["hardware"], str) else
-               hw.name if isinstance(d["hardware"], Hardware) else "custom")
-    out: dict[str, Any] = {"name": d.get("name") or "run", "mode": mode, "hardware": hw_name,
-                           "model": C.model_name(model), "precision": C.model_precisions(model),
-                           "layout": strategy.label(), "gpus": gpus,
-                           "engine": profile.as_dict(),
-                           "workload": {"kind": kind, "num_requests": n, "concurrency": conc,
-                                        "rate_per_s": rate, "prefix_cached_tokens": prefix,
-                                        "isl_mean": float(req.isl.mean()),
-                                        "osl_mean": float(req.osl.mean())}}
     arrival, first, done, itl_v, itl_c, isl_all, osl_all = _pool(traces, req, degrees["dp"])
-    out.update(run_metrics(arrival, first, done, isl_all, osl_all, itl_v, itl_c, gpus))
-    out.update({
+    metrics = run_metrics(arrival, first, done, isl_all, osl_all, itl_v, itl_c,
+                          C.gpus_of(strategy))
+    if warmup_requests:
+        w = slice(warmup_requests, None)
+        steady = run_metrics(arrival[w], first[w], done[w], isl_all[w], osl_all[w], itl_v,
+                             itl_c, C.gpus_of(strategy))
+        metrics.update({k: v for k, v in steady.items()
+                        if k.startswith(("ttft_", "tpot_", "e2e_latency_"))})
+    metrics.update({
         "kv_pool_bytes_per_gpu": float(kv_bytes),
         "kv_capacity_tokens_per_rank": kv_tokens,
         "kv_peak_use_fraction": max(t.peak_kv_fraction for t, _ in traces),
         "memory_limited": any(t.kv_limited for t, _ in traces),
         "running_cap_limited": any(t.running_limited for t, _ in traces),
         "iterations": int(sum(t.iterations for t, _ in traces)),
-        "assumptions": list(dict.fromkeys(assumptions + list(SIMPLIFICATIONS))),
     })
-    return out
+    return metrics, profile, assumptions
 
 
 @lru_cache(maxsize=256)

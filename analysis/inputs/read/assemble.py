@@ -103,7 +103,8 @@ def _hf_name(path: Path) -> str:
 # --------------------------------------------------------------------------------------------
 
 SCENARIO_KEYS = ("name", "hardware", "model", "workload", "requirements", "current_strategy",
-                 "max_gpus", "fixed_gpus", "source", "notes", "assumptions", "description")
+                 "max_gpus", "fixed_gpus", "source", "notes", "assumptions", "description",
+                 "serving")
 
 
 def size_warnings(model: Model) -> list[str]:
@@ -148,6 +149,11 @@ def scenario_from_dict(d: Mapping[str, Any], where: str | None = None,
     for key in ("max_gpus", "fixed_gpus"):
         if d.get(key) is not None:
             extra[key] = as_integer(d[key], f"scenario.{key}", where)
+    if d.get("serving") is not None:
+        from analysis.inputs.read.serving import serving_from_dict
+
+        extra["serving"], a = serving_from_dict(d["serving"], workload, _sub(where, "serving"))
+        assumptions += a
     name = as_string(d.get("name") or (Path(where).stem if where else "scenario"),
                    "scenario.name", where)
     return build_checked(Scenario, where, name=name, hardware=hw, model=model, workload=workload,
