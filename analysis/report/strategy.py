@@ -20,10 +20,12 @@ from analysis import fmt
 from analysis.estimate import model as E
 from analysis.inputs.errors import LayoutError
 from analysis.inputs.types import DEGREE_NAMES, Scenario, Strategy
+from analysis.report import html as H
 from analysis.report import sections_inputs as SI
 from analysis.report import sections_plan as SP
 from analysis.report.derived import (  # noqa: F401  (placement, scalability: public names)
     METRIC_HEADER,
+    met,
     metrics_rows,
     optimisations,
     placement,
@@ -154,13 +156,19 @@ def write_report(scenario: Scenario, out_dir: str | os.PathLike, opts: E.Options
         compare.insert(0, current.strategy)
     figs = make_figures(scenario, p, est, compare, out, opts)
     text = render(scenario, p, est, declared, current, current_error, figs, opts)
+    rep = Report(scenario, p, est, declared, current, current_error, text, out / "report.md")
     tmp_md = out / "report.md.tmp"
     tmp_csv = out / "strategies.csv.tmp"
+    tmp_html = out / "report.html.tmp"
     tmp_md.write_text(text, encoding="utf-8")
     strategies_table(p).to_csv(tmp_csv, index=False, float_format="%.6g")
+    tmp_html.write_text(H.report_html(text, out, f"MoE deployment plan: {scenario.name}",
+                                      verdict(rep), p.feasible, key_numbers(rep)),
+                        encoding="utf-8")
     tmp_csv.replace(out / "strategies.csv")
+    tmp_html.replace(out / "report.html")
     tmp_md.replace(out / "report.md")
-    return Report(scenario, p, est, declared, current, current_error, text, out / "report.md")
+    return rep
 
 
 def slug(name: str) -> str:
@@ -179,6 +187,24 @@ def verdict(rep: Report) -> str:
     failed = ", ".join(c.name for c in rep.plan.checks if not c.passed)
     return (f"No layout meets every requirement. Best compromise: {s.label()} ({s.describe()}); "
             f"fails: {failed}.")
+
+
+def key_numbers(rep: Report) -> list[tuple[str, str]]:
+    """The summary's key numbers, each labelled with the reading it is."""
+    s, est, p = rep.plan.recommended, rep.estimate, rep.plan
+    col = S.THROUGHPUT_COLUMNS[p.throughput_kind]
+    mem = sum(est.memory_bytes.values())
+    cap = rep.scenario.hardware.hbm_capacity_bytes
+    return [
+        ("layout", f"`{s.label()}` ({s.describe()})"),
+        ("GPUs", f"{s.gpus}"),
+        ("TTFT, at the longest prompt", fmt.seconds(est.worst["ttft_s"])),
+        ("TPOT, at the longest context", fmt.seconds(est.worst["tpot_s"])),
+        (f"{p.throughput_kind} throughput per GPU, lowest over prompt lengths",
+         fmt.tokens_per_ms(min(r[col] for r in est.metrics))),
+        ("memory per GPU, without the runtime reserve", f"{fmt.gb(mem)} of {fmt.gb(cap)}"),
+        ("requirements met", met(p.checks)),
+    ]
 
 
 def checklist_table(rep: Report) -> pd.DataFrame:
