@@ -34,6 +34,7 @@ if [[ -f $scenario ]]; then
 fi
 cd "$root"
 VENV=${VENV:-.venv}
+[[ $VENV == /* ]] || VENV=$root/$VENV      # absolute, so it also works from notebooks/
 papermill=$VENV/bin/papermill
 
 # Reproducible outputs; keep these identical to the Makefile's exports. No MPLBACKEND.
@@ -50,7 +51,7 @@ failed=$outdir/$slug.failed.ipynb
 rm -f "$tmp" "$failed"
 
 # Read the scenario first: bad input stops here with one clear line, before any notebook runs.
-if ! (cd notebooks && "../$VENV/bin/python" -m analysis check "$scenario" > /dev/null); then
+if ! (cd notebooks && "$VENV/bin/python" -m analysis check "$scenario" > /dev/null); then
     echo "scenario '$scenario' could not be read (see the error above); no report written" >&2
     exit 1
 fi

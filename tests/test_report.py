@@ -37,7 +37,8 @@ def test_every_section_of_the_seed_plan_is_covered(seed_report):
     rep, out = seed_report
     for section in SECTIONS:
         assert re.search(section, rep.markdown), section
-    for fig in ("memory", "time_breakdown", "ttft", "pareto_ttft", "pareto_user"):
+    for fig in ("memory", "time_breakdown", "decode_breakdown", "ttft", "pareto_ttft",
+                "pareto_user"):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 10_000
         assert f"figures/{fig}.png" in rep.markdown
 

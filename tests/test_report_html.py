@@ -25,7 +25,7 @@ def test_html_is_self_contained_and_complete(seed_html):
     page = path.read_text(encoding="utf-8")
     # every figure of the markdown is embedded, none is linked
     figs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", rep.markdown)
-    assert len(figs) == 5
+    assert len(figs) == 6
     assert page.count('src="data:image/png;base64,') == len(figs)
     assert "figures/" not in page.replace("figure missing", "")
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)   # no network

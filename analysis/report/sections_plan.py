@@ -179,6 +179,7 @@ def expected_performance(c: ReportInputs) -> list[str]:
         f"(all efficiencies 1, no communication).\n")
     add(f"![TTFT against prompt length]({figures['ttft']})\n")
     add(f"![Where the time goes]({figures['time_breakdown']})\n")
+    add(f"![Where a decode step goes]({figures['decode_breakdown']})\n")
     for phase, label, total_s in (("prefill", "TTFT at the longest prompt", est.worst["ttft_s"]),
                                   ("decode", "a decode step at the longest context",
                                    sum(est.tpot_breakdown_s.values()))):

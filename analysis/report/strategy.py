@@ -31,6 +31,7 @@ from analysis.report.derived import (  # noqa: F401  (placement, scalability: pu
     placement,
     scalability,
 )
+from analysis.report.report_figures import make_figures
 from analysis.report.sections_inputs import md_table  # noqa: F401  (used by the audit)
 from analysis.search import planner as S
 
@@ -45,51 +46,6 @@ SECTIONS = (SI.title, SI.verdict_section, SI.hardware, SI.model, SI.workload_inp
 def _strategy(row: pd.Series) -> Strategy:
     return Strategy(**{n: int(row[n]) for n in DEGREE_NAMES})
 
-
-
-# --------------------------------------------------------------------------------------------
-# Figures
-# --------------------------------------------------------------------------------------------
-
-def make_figures(scenario: Scenario, p: S.Plan, est: E.Estimate, compare: list[Strategy],
-                 out_dir: Path, opts: E.Options) -> dict[str, str]:
-    from analysis.report import figures as F
-    from analysis.report import tables as T
-
-    fig_dir = out_dir / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    out = {}
-    layouts = [est.strategy] + [c for c in compare if c != est.strategy]
-    mem = T.memory_table(scenario, layouts, opts)
-    F.save(F.plot_memory(mem, scenario.hardware.hbm_capacity_bytes), fig_dir / "memory.png")
-    out["memory"] = "figures/memory.png"
-    F.save(F.plot_time_breakdown(
-        {k: v for k, v in est.ttft_breakdown_s.items() if v > 0},
-        f"Where the TTFT of {est.strategy.label()} goes "
-        f"(batch {scenario.workload.batch_sequences}, {scenario.workload.max_prompt_tokens} "
-        f"tokens)"), fig_dir / "time_breakdown.png")
-    out["time_breakdown"] = "figures/time_breakdown.png"
-    ttft = T.ttft_table(scenario, layouts, opts)
-    F.save(F.plot_ttft(ttft, scenario.requirements.ttft_s), fig_dir / "ttft.png")
-    out["ttft"] = "figures/ttft.png"
-    kcol = f"min_{S.THROUGHPUT_COLUMNS[p.throughput_kind]}"
-    v = p.valid[p.valid["check_memory"]].copy()
-    if v.empty:
-        v = p.valid.copy()
-    v["throughput_tokens_per_ms_per_gpu"] = v[kcol] / 1e3
-    v["ttft_s_neg"] = -v["ttft_s"]
-    v["on_front"] = S.pareto_front(v["throughput_tokens_per_ms_per_gpu"].to_numpy(),
-                                   v["ttft_s_neg"].to_numpy())
-    v["recommended"] = v["layout"] == est.strategy.label()
-    F.save(F.plot_pareto(v, "ttft_s", "throughput_tokens_per_ms_per_gpu", "on_front",
-                         "recommended"), fig_dir / "pareto_ttft.png")
-    out["pareto_ttft"] = "figures/pareto_ttft.png"
-    v["on_front_user"] = S.pareto_front(v["throughput_tokens_per_ms_per_gpu"].to_numpy(),
-                                        v["tokens_per_s_per_user"].to_numpy())
-    F.save(F.plot_pareto(v, "tokens_per_s_per_user", "throughput_tokens_per_ms_per_gpu",
-                         "on_front_user", "recommended"), fig_dir / "pareto_user.png")
-    out["pareto_user"] = "figures/pareto_user.png"
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,7 +110,7 @@ def write_report(scenario: Scenario, out_dir: str | os.PathLike, opts: E.Options
     compare = [_strategy(row) for _, row in p.alternatives.head(2).iterrows()]
     if current is not None:
         compare.insert(0, current.strategy)
-    figs = make_figures(scenario, p, est, compare, out, opts)
+    figs = make_figures(scenario, p, est, compare, out, opts, scenario.current_strategy)
     text = render(scenario, p, est, declared, current, current_error, figs, opts)
     rep = Report(scenario, p, est, declared, current, current_error, text, out / "report.md")
     tmp_md = out / "report.md.tmp"
