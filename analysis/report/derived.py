@@ -154,10 +154,26 @@ def scalability(scenario: Scenario, p: S.Plan, est: E.Estimate, opts: E.Options)
             by_batch.append([b, "layout invalid at this batch", "", "", "", ""])
             continue
         r = {k: float(x[0]) for k, x in E.evaluate_layouts(sc, lay, opts).items()}
+        col = S.THROUGHPUT_COLUMNS[p.throughput_kind]
+        lowest = min(float(E.evaluate_layouts(sc, lay, opts, n)[col][0])
+                     for n in sc.workload.prompt_lengths_tokens)
         by_batch.append([b, fmt.seconds(r["ttft_s"]), fmt.seconds(r["tpot_s"]),
-                         fmt.tokens_per_ms(r[S.THROUGHPUT_COLUMNS[p.throughput_kind]]),
+                         fmt.tokens_per_ms(lowest),
                          fmt.gb(r["memory_per_gpu_bytes"]), fmt.tick(bool(r["fits_memory"]))])
     return {"by_gpus": by_gpus, "by_batch": by_batch}
+
+
+#: Column labels that say which reading a number is (one reading per quantity and section):
+#: latencies at the longest prompt, throughput lowest over the prompt lengths (as the checklist
+#: checks it), memory with the runtime reserve.
+TTFT_LONGEST = "TTFT (longest prompt)"
+TPOT_LONGEST = "TPOT (longest prompt)"
+MEMORY_WITH_RESERVE = "memory / GPU (with reserve)"
+
+
+def throughput_lowest(kind: str) -> str:
+    """'prefill / GPU (lowest over prompts)': the label of the checked throughput reading."""
+    return f"{kind} / GPU (lowest over prompts)"
 
 
 def metrics_rows(est: E.Estimate, kind: str) -> list[list[str]]:

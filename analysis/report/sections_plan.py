@@ -10,16 +10,25 @@ from analysis import fmt
 from analysis.estimate import model as E
 from analysis.inputs.types import Strategy
 from analysis.report.derived import (
+    MEMORY_WITH_RESERVE,
     METRIC_HEADER,
+    TPOT_LONGEST,
+    TTFT_LONGEST,
     current_row,
     met,
     metrics_rows,
     optimisations,
     placement,
     scalability,
+    throughput_lowest,
 )
 from analysis.report.sections_inputs import ReportInputs, md_table
 from analysis.search import planner as S
+
+
+def _lowest(est: E.Estimate, kind: str) -> float:
+    """The checked throughput reading: the lowest over the prompt lengths."""
+    return min(r[S.THROUGHPUT_COLUMNS[kind]] for r in est.metrics)
 
 
 def degrees_text(s: Strategy) -> str:
@@ -60,7 +69,7 @@ def recommended(c: ReportInputs) -> list[str]:
     add(md_table([[k.replace("_", " "), v["layout"], v["gpus"], fmt.seconds(v["ttft_s"]),
                    fmt.tokens_per_ms(v["throughput_tokens_per_s_per_gpu"])]
                   for k, v in p.objectives.items()],
-                 ["objective", "layout", "GPUs", "TTFT", f"{kind} / GPU"]))
+                 ["objective", "layout", "GPUs", TTFT_LONGEST, throughput_lowest(kind)]))
     add("")
     return out
 
@@ -79,7 +88,7 @@ def resources(c: ReportInputs) -> list[str]:
     mem_total = sum(est.memory_bytes.values())
     add(md_table([[k.replace("_", " "), fmt.gb(v, 3), fmt.pct(v / mem_total)]
                   for k, v in est.memory_bytes.items()]
-                 + [["**total**", f"**{fmt.gb(mem_total, 3)}**",
+                 + [["**total, with the runtime reserve**", f"**{fmt.gb(mem_total, 3)}**",
                      (f"**{fmt.pct(mem_total / hw.hbm_capacity_bytes)} of "
                       f"{fmt.gb(hw.hbm_capacity_bytes)}**")]],
                  ["memory per GPU", "bytes", "share"]))
@@ -207,12 +216,12 @@ def scalability_section(c: ReportInputs) -> list[str]:
     add("## Scalability\n")
     sc_ = scalability(scenario, p, est, opts)
     add("Best layout at each GPU count (meeting every requirement where possible):\n")
-    add(md_table(sc_["by_gpus"], ["GPUs", "layout", "TTFT", "TPOT", f"{kind} / GPU",
-                                  "meets all"], "rlrrrl"))
+    add(md_table(sc_["by_gpus"], ["GPUs", "layout", TTFT_LONGEST, TPOT_LONGEST,
+                                  throughput_lowest(kind), "meets all"], "rlrrrl"))
     add("")
     add("The recommended layout at other batch sizes:\n")
-    add(md_table(sc_["by_batch"], ["batch", "TTFT", "TPOT", f"{kind} / GPU", "memory / GPU",
-                                   "fits"], "rrrrrl"))
+    add(md_table(sc_["by_batch"], ["batch", TTFT_LONGEST, TPOT_LONGEST, throughput_lowest(kind),
+                                   MEMORY_WITH_RESERVE, "fits"], "rrrrrl"))
     add("")
     add("Across prompt lengths see *Expected performance*.\n")
     add(f"![Throughput per GPU against TTFT]({figures['pareto_ttft']})\n")
@@ -231,8 +240,8 @@ def alternatives(c: ReportInputs) -> list[str]:
     add(md_table([[x["layout"], int(x["gpus"]), fmt.seconds(x["ttft_s"]), fmt.seconds(x["tpot_s"]),
                    fmt.tokens_per_ms(x[kcol]), fmt.gb(x["memory_per_gpu_bytes"]),
                    x["why_not_chosen"]] for _, x in p.alternatives.iterrows()],
-                 ["layout", "GPUs", "TTFT", "TPOT", f"{kind} / GPU", "memory / GPU",
-                  "why not chosen"], "lrrrrrl"))
+                 ["layout", "GPUs", TTFT_LONGEST, TPOT_LONGEST, throughput_lowest(kind),
+                  MEMORY_WITH_RESERVE, "why not chosen"], "lrrrrrl"))
     add("")
     return out
 
@@ -259,12 +268,12 @@ def current_strategy(c: ReportInputs) -> list[str]:
             cur_checks = S.checks_for(scenario, current_row(scenario, current, p))
             add(md_table([
                 ["GPUs", cs.gpus, s.gpus],
-                ["memory per GPU", fmt.gb(sum(current.memory_bytes.values())),
+                [MEMORY_WITH_RESERVE, fmt.gb(sum(current.memory_bytes.values())),
                  fmt.gb(mem_total)],
-                ["TTFT (longest prompt)", fmt.seconds(cw["ttft_s"]), fmt.seconds(rw["ttft_s"])],
-                ["TPOT", fmt.seconds(cw["tpot_s"]), fmt.seconds(rw["tpot_s"])],
-                [f"{kind} / GPU", fmt.tokens_per_ms(cw[S.THROUGHPUT_COLUMNS[kind]]),
-                 fmt.tokens_per_ms(rw[S.THROUGHPUT_COLUMNS[kind]])],
+                [TTFT_LONGEST, fmt.seconds(cw["ttft_s"]), fmt.seconds(rw["ttft_s"])],
+                [TPOT_LONGEST, fmt.seconds(cw["tpot_s"]), fmt.seconds(rw["tpot_s"])],
+                [throughput_lowest(kind), fmt.tokens_per_ms(_lowest(current, kind)),
+                 fmt.tokens_per_ms(_lowest(est, kind))],
                 ["requirements met", met(cur_checks), met(p.checks)],
             ], ["", f"current `{cs.label()}`", f"recommended `{s.label()}`"], "lrr"))
             add("")
