@@ -56,9 +56,13 @@ if ! (cd notebooks && "$VENV/bin/python" -m analysis check "$scenario" > /dev/nu
     exit 1
 fi
 
+# Every kernel start warns that it listens on localhost TCP without encryption (jupyter_client's
+# default transport); it says nothing about this run, so that one line is dropped from stderr.
+quiet_kernel() { grep -v --line-buffered "Kernel is running over TCP without encryption" >&2 || true; }
+
 # -r: pass the scenario as a raw string (with -p, a name like "2024" would become an int).
 if "$papermill" "$notebook" "$tmp" -k python3 --cwd notebooks --no-progress-bar \
-        --execution-timeout 600 -r scenario "$scenario" "$@"; then
+        --execution-timeout 600 -r scenario "$scenario" "$@" 2> >(quiet_kernel); then
     mv -f "$tmp" "$out"
     echo "wrote $out"
 else

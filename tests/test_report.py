@@ -126,3 +126,13 @@ def test_each_section_labels_its_reading(seed_report):
         assert "TTFT (longest prompt)" in body and "(lowest over prompts)" in body, section
         assert "| TTFT |" not in body and "| prefill / GPU |" not in body, section
     assert "**total, with the runtime reserve**" in md
+
+
+def test_report_paths_are_relative_to_the_repository():
+    from analysis.report.sections_inputs import ROOT, repo_relative
+    nb = ROOT / "notebooks"
+    assert repo_relative("../examples/cards/x.md", nb) == "examples/cards/x.md"
+    assert repo_relative(f"{ROOT}/examples/cards/x.md: Hardware", nb) == \
+        "examples/cards/x.md: Hardware"
+    assert repo_relative("reference/seed/plan.md: a/b", nb) == "reference/seed/plan.md: a/b"
+    assert repo_relative("/etc/hosts", nb) == "/etc/hosts"          # outside: left as given

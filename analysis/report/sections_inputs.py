@@ -4,7 +4,9 @@ input, requirements). Each section is a function of :class:`ReportInputs` return
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from analysis import anatomy as A
 from analysis import fmt
@@ -36,6 +38,26 @@ def md_table(rows: list[list[object]], header: list[str], align: str | None = No
     return "\n".join(lines)
 
 
+#: The repository root: report text names files relative to it, wherever the run started.
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def repo_relative(text: str, cwd: Path | None = None) -> str:
+    """``text`` with every file path in it (relative like ``../../examples/x.md``, or absolute)
+    that lies inside the repository rewritten relative to the repository root."""
+    cwd = cwd or Path.cwd()
+
+    def fix(m: re.Match) -> str:
+        p = Path(m.group(0))
+        full = (p if p.is_absolute() else cwd / p).resolve()
+        try:
+            return full.relative_to(ROOT).as_posix()
+        except ValueError:
+            return m.group(0)
+
+    return re.sub(r"(?:/|(?:\.\./)+)[\w.-]+(?:/[\w.-]+)*", fix, text)
+
+
 def title(c: ReportInputs) -> list[str]:
     """Title, the scenario's source and the mode the numbers were computed in."""
     scenario = c.scenario
@@ -43,7 +65,8 @@ def title(c: ReportInputs) -> list[str]:
     out: list[str] = []
     add = out.append
     add(f"# MoE deployment plan: {scenario.name}\n")
-    add(f"Scenario `{scenario.name}`, read from: {scenario.source or scenario.name}\n")
+    add(f"Scenario `{scenario.name}`, read from: "
+        f"{repo_relative(scenario.source or scenario.name)}\n")
     add(f"Every number below is computed by MoEPlan's model in `analysis/` ({opts.describe()}); "
         f"the assumptions it used are listed at the end.\n")
     return out
