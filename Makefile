@@ -18,7 +18,7 @@ export PYTHONHASHSEED      := 0
 export VENV
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test fuzz notebooks lab lint bench audit validate clean distclean
+.PHONY: help setup report browser test fuzz notebooks lab lint bench audit validate clean distclean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,7 @@ report: setup ## Run notebooks/10_strategy_report.ipynb for SCENARIO into build/
 	scripts/run_report.sh $(SCENARIO)
 	@if [ "$(SCENARIO)" = seed ]; then \
 		$(PY) -m analysis audit examples/cards/seed-plan.md --out reports/seed-audit; fi
+	@$(PY) scripts/report_summary.py "build/$$(basename -- "$(SCENARIO)" | sed 's/\.[^.]*$$//').ipynb"
 
 test: setup ## Run pytest: unit tests plus nbval against committed notebook outputs
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
@@ -45,6 +46,14 @@ fuzz: setup ## Fuzz every verb with N mutated inputs (default 10000, SEED=0): co
 
 notebooks: setup ## Re-execute notebooks/[0-9]*.ipynb (or NB=...) and store their outputs
 	scripts/refresh_notebooks.sh $(NB)
+
+browser: ## Install Debian's chromium for the HTML report's browser test (root only; else says how)
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y --no-install-recommends chromium || \
+		{ apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	else echo "make browser: needs root and apt-get (run: sudo apt-get install chromium);" \
+		"the browser test is skipped without it" >&2; fi
 
 lab: setup ## Start Jupyter Lab on 127.0.0.1 (no browser)
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root)

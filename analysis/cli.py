@@ -203,7 +203,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _register_plan(sub) -> None:
     p = sub.add_parser("plan", help="search every layout and recommend one")
-    p.add_argument("scenario", help="preset name, scenario YAML or scenario card")
+    p.add_argument("scenario", nargs="?", default=None,
+                   help="preset name, scenario YAML or scenario card; or leave it out and give "
+                        "--model and --hardware")
+    q = p.add_argument_group("a scenario without a file (instead of SCENARIO)")
+    q.add_argument("--model", help="model preset, model YAML or config.json, e.g. mixtral-8x7b")
+    q.add_argument("--hardware", default=None,
+                   help="GPU preset, e.g. H100-SXM; with a SCENARIO (or --serving), serving plans "
+                        "side by side on a comma-separated list, e.g. H100-SXM,H200,B200,MI300X")
+    q.add_argument("--batch", type=int, default=64, help="sequences in flight (default 64)")
+    q.add_argument("--isl", type=int, default=2048, help="prompt tokens (default 2048)")
+    q.add_argument("--osl", type=int, default=256, help="output tokens (default 256)")
+    q.add_argument("--ttft", type=float, default=None, help="TTFT target in seconds")
+    q.add_argument("--tpot", type=float, default=None, help="TPOT target in seconds")
     p.add_argument("--max-gpus", type=int, default=None,
                    help="GPU budget (default: the scenario's, else 1024)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -213,9 +225,6 @@ def _register_plan(sub) -> None:
     p.add_argument("--serving", action="store_true",
                    help="plan for serving (layout x concurrency, aggregated or xPyD, cost); "
                         "automatic when the scenario has a serving: block")
-    p.add_argument("--hardware", default=None,
-                   help="serving plans side by side on these GPU presets, e.g. "
-                        "H100-SXM,H200,B200,MI300X")
     _add_estimate_options(p)
     p.set_defaults(func=cmd_plan)
 
@@ -232,12 +241,23 @@ def cmd_plan(args) -> int:
         raise InputError("--redundant-experts", args.redundant_experts, "must be >= 0",
                          "comma-separated whole numbers >= 0, e.g. 0,16,32")
 
-    sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
-    if args.serving or args.hardware or sc.serving is not None:
+    if args.scenario is not None and args.model:
+        raise InputError("scenario", args.scenario, "given together with --model",
+                         "either a SCENARIO or --model and --hardware, not both")
+    compare = args.scenario is not None and bool(args.hardware)
+    if args.scenario is None:
+        sc = _plan_scenario(args)
+    else:
+        sc = load_scenario(args.scenario)
+    sc = trusted_scenario(sc, args.trust_size)
+    if args.serving or compare or sc.serving is not None:
         from analysis.cli_serving import cmd_plan_serving  # docs/scenario-format.md, Serving
 
+        if not compare:
+            args.hardware = None
         return cmd_plan_serving(args, sc, _options(args))
-    p = S.plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices)
+    p = S.plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices,
+               progress=sys.stderr.isatty())
     d = p.to_dict()
     if args.json:
         print(_json(d))
@@ -256,6 +276,27 @@ def cmd_plan(args) -> int:
     print(f"  {d['layouts_evaluated']} layouts evaluated, {d['layouts_rejected']} rejected, "
           f"in {p.seconds:.2f} s")
     return 0
+
+
+def _plan_scenario(args):
+    """``plan --model M --hardware H [--batch --isl --osl --ttft --tpot]``: a scenario composed
+    from presets, without a YAML."""
+    from analysis.inputs.errors import InputError
+    from analysis.inputs.read.scenario import compose_scenario
+
+    for flag, value in (("--model", args.model), ("--hardware", args.hardware)):
+        if not value:
+            raise InputError(flag, "missing", "plan needs a SCENARIO, or --model and --hardware",
+                             "e.g. plan seed, or plan --model mixtral-8x7b --hardware H100-SXM")
+    for flag, value in (("--batch", args.batch), ("--isl", args.isl), ("--osl", args.osl)):
+        if value < 1:
+            raise InputError(flag, value, "must be at least 1", "a whole number >= 1")
+    for flag, value in (("--ttft", args.ttft), ("--tpot", args.tpot)):
+        if value is not None and not value > 0:
+            raise InputError(flag, value, "must be positive", "seconds > 0, e.g. 2 or 0.05")
+    req = {k: v for k, v in (("ttft_s", args.ttft), ("tpot_s", args.tpot)) if v is not None}
+    return compose_scenario(args.hardware, args.model, args.batch, args.isl, args.osl,
+                            requirements=req)
 
 
 def _register_serve(sub) -> None:
@@ -331,7 +372,7 @@ def cmd_sensitivity(args) -> int:
     names = SE.inputs_named(args.inputs)          # checked before any (slow) planning
     sc = load_scenario(args.scenario)
     res = SE.analyse(sc, _options(args), [i.name for i in names], args.metric, args.points,
-                  args.scan, args.max_gpus, progress=True)
+                  args.scan, args.max_gpus, progress=sys.stderr.isatty())
     if args.json:
         print(_json(res.to_dict()))
         return 0

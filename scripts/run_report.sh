@@ -34,6 +34,7 @@ if [[ -f $scenario ]]; then
 fi
 cd "$root"
 VENV=${VENV:-.venv}
+[[ $VENV == /* ]] || VENV=$root/$VENV      # absolute, so it also works from notebooks/
 papermill=$VENV/bin/papermill
 
 # Reproducible outputs; keep these identical to the Makefile's exports. No MPLBACKEND.
@@ -50,14 +51,18 @@ failed=$outdir/$slug.failed.ipynb
 rm -f "$tmp" "$failed"
 
 # Read the scenario first: bad input stops here with one clear line, before any notebook runs.
-if ! (cd notebooks && "../$VENV/bin/python" -m analysis check "$scenario" > /dev/null); then
+if ! (cd notebooks && "$VENV/bin/python" -m analysis check "$scenario" > /dev/null); then
     echo "scenario '$scenario' could not be read (see the error above); no report written" >&2
     exit 1
 fi
 
+# Every kernel start warns that it listens on localhost TCP without encryption (jupyter_client's
+# default transport); it says nothing about this run, so that one line is dropped from stderr.
+quiet_kernel() { grep -v --line-buffered "Kernel is running over TCP without encryption" >&2 || true; }
+
 # -r: pass the scenario as a raw string (with -p, a name like "2024" would become an int).
 if "$papermill" "$notebook" "$tmp" -k python3 --cwd notebooks --no-progress-bar \
-        --execution-timeout 600 -r scenario "$scenario" "$@"; then
+        --execution-timeout 600 -r scenario "$scenario" "$@" 2> >(quiet_kernel); then
     mv -f "$tmp" "$out"
     echo "wrote $out"
 else

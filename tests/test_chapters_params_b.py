@@ -53,3 +53,34 @@ def test_chapter_runs_with_other_parameters(name, label, params, tmp_path, monke
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.get("outputs", []) if o.get("output_type") == "stream")
     assert "Answer" in text or "copies in the tp group" in text
+    if name in PROSE_FROM_PARAMETERS:
+        prose = "\n".join(
+            [c.source for c in nb.cells if c.cell_type == "markdown"]
+            + ["".join(o.get("data", {}).get("text/markdown", "")) for c in nb.cells
+               if c.cell_type == "code" for o in c.get("outputs", [])])
+        for stale in _default_names(name, params):
+            assert stale not in prose, f"{name} still names the default {stale!r}"
+
+
+#: Chapters whose prose reads its numbers from the run's parameters (issue 15): re-run with
+#: another model or GPU, no sentence may name the default one.
+PROSE_FROM_PARAMETERS = {"02_memory"}
+
+
+def _default_names(name: str, params: dict) -> list[str]:
+    """Display names of the defaults that ``params`` replace (models and GPUs), e.g.
+    "DeepSeek-V3" when real_model changes from deepseek-v3."""
+    from analysis.inputs.read.mapping import hardware_from_ref
+    from analysis.inputs.read.scenario import load_model
+
+    declared = papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+    out = []
+    for key, value in params.items():
+        default = str(declared[key]["default"]).strip("\"'")
+        if default == value or not isinstance(value, str):
+            continue
+        if key.endswith("model"):
+            out.append(load_model(default)[0].name)
+        elif key.endswith("gpu"):
+            out.append(hardware_from_ref(default)[0].name)
+    return out

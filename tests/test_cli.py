@@ -152,3 +152,19 @@ def test_dispatch_and_combine_precisions_from_scenario_yaml():
                                   "expert_intermediate_size": 1024, "precision": "fp8",
                                   "dispatch_precision": "fp8", "combine_precision": "fp8"}})
     assert (sc.model.dispatch_precision, sc.model.combine_precision) == ("fp8", "fp8")
+
+
+def test_plan_without_a_yaml_from_model_and_hardware(capsys):
+    """plan --model M --hardware H composes the scenario from presets; the targets arrive as
+    requirements (2 s TTFT, 50 ms TPOT), and the JSON says which layout meets them."""
+    assert main(["plan", "--model", "mixtral-8x7b", "--hardware", "H100-SXM", "--batch", "32",
+                 "--isl", "4096", "--osl", "256", "--ttft", "2", "--tpot", "0.05",
+                 "--max-gpus", "16", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    names = " ".join(c["name"] for c in d["checks"])
+    assert "TTFT" in names and "TPOT" in names
+    assert d["recommended"]["layout"]
+    assert "--hardware = 'missing'" in _bad(capsys, "plan", "--model", "mixtral-8x7b")
+    assert "--ttft = -1.0: must be positive" in _bad(
+        capsys, "plan", "--model", "mixtral-8x7b", "--hardware", "H100-SXM", "--ttft", "-1")
+    assert "not both" in _bad(capsys, "plan", "seed", "--model", "mixtral-8x7b")

@@ -37,7 +37,8 @@ def test_every_section_of_the_seed_plan_is_covered(seed_report):
     rep, out = seed_report
     for section in SECTIONS:
         assert re.search(section, rep.markdown), section
-    for fig in ("memory", "time_breakdown", "ttft", "pareto_ttft", "pareto_user"):
+    for fig in ("memory", "time_breakdown", "decode_breakdown", "ttft", "pareto_ttft",
+                "pareto_user"):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 10_000
         assert f"figures/{fig}.png" in rep.markdown
 
@@ -109,3 +110,29 @@ def test_slug_is_a_safe_folder_name():
     card = "../examples/cards/moe-64e-fp8-fixed-length.md"
     assert report.slug(card) == "moe-64e-fp8-fixed-length"
     assert report.slug("my scenario v2") == "my-scenario-v2"
+
+
+def test_each_section_labels_its_reading(seed_report):
+    """One reading per quantity and section, named: latencies at the longest prompt, the checked
+    throughput lowest over the prompt lengths, memory with the runtime reserve."""
+    rep, _ = seed_report
+    md = rep.markdown
+    cur = md.split("## The scenario's current strategy", 1)[1].split("\n## ", 1)[0]
+    # the current-strategy table reads throughput as the checklist does (lowest over prompts)
+    lowest = min(r["prefill_tokens_per_s_per_gpu"] for r in rep.current.metrics)
+    assert f"| prefill / GPU (lowest over prompts) | {lowest / 1e3:.3g} tokens/ms |" in cur
+    for section in ("## Alternatives", "## Scalability"):
+        body = md.split(section, 1)[1].split("\n## ", 1)[0]
+        assert "TTFT (longest prompt)" in body and "(lowest over prompts)" in body, section
+        assert "| TTFT |" not in body and "| prefill / GPU |" not in body, section
+    assert "**total, with the runtime reserve**" in md
+
+
+def test_report_paths_are_relative_to_the_repository():
+    from analysis.report.sections_inputs import ROOT, repo_relative
+    nb = ROOT / "notebooks"
+    assert repo_relative("../examples/cards/x.md", nb) == "examples/cards/x.md"
+    assert repo_relative(f"{ROOT}/examples/cards/x.md: Hardware", nb) == \
+        "examples/cards/x.md: Hardware"
+    assert repo_relative("reference/seed/plan.md: a/b", nb) == "reference/seed/plan.md: a/b"
+    assert repo_relative("/etc/hosts", nb) == "/etc/hosts"          # outside: left as given

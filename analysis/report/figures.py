@@ -6,9 +6,9 @@ timestamps, no randomness), and :func:`save` writes PNGs without the matplotlib 
 metadata, so re-running a notebook rewrites identical files. Values arrive in SI units and are
 converted here, only for the reader (GB, ms, TFLOP/s, tokens/ms).
 
-The validation figures are in :mod:`analysis.report.validation_figures`. Reused by the planner
-and the report: :func:`plot_memory`, :func:`plot_time_breakdown`,
-:func:`plot_ttft`, :func:`plot_pareto`.
+The validation figures are in :mod:`analysis.report.validation_figures`. Reused by the report
+(:mod:`analysis.report.report_figures`): :func:`plot_memory`,
+:func:`plot_time_breakdown`.
 """
 
 from __future__ import annotations
@@ -29,10 +29,8 @@ __all__ = [
     "plot_collectives",
     "plot_memory",
     "plot_params",
-    "plot_pareto",
     "plot_roofline",
     "plot_time_breakdown",
-    "plot_ttft",
     "save",
 ]
 
@@ -91,10 +89,14 @@ def plot_params(df: pd.DataFrame) -> Figure:
 # Memory
 # --------------------------------------------------------------------------------------------
 
-def plot_memory(df: pd.DataFrame, capacity_bytes: float) -> Figure:
+def plot_memory(df: pd.DataFrame, capacity_bytes: float, roles: dict[str, str] | None = None
+                ) -> Figure:
     """Stacked horizontal bars of memory per GPU by component, one bar per layout (from
     ``tables.memory_table``: columns ``layout`` and ``<component>_bytes``), with the HBM
-    capacity as a vertical line. Layouts past the line do not fit."""
+    capacity as a dashed vertical line (labelled above the axes, clear of the bars); the
+    runtime reserve is one of the stacked components. ``roles``
+    tags layouts on their tick label, e.g. {"tp4": "recommended", "ep16": "current"}."""
+    roles = roles or {}
     comps = [c for c in MEMORY_COMPONENTS if f"{c}_bytes" in df.columns]
     fig, ax = _new(9, 0.55 * len(df) + 2.2)
     y = np.arange(len(df))
@@ -105,14 +107,15 @@ def plot_memory(df: pd.DataFrame, capacity_bytes: float) -> Figure:
         left += v
     ax.axvline(capacity_bytes / 1e9, color="black", linestyle="--", linewidth=1.2)
     ax.annotate(f"HBM capacity {capacity_bytes / 1e9:.0f} GB", (capacity_bytes / 1e9, 1.0),
-                xycoords=("data", "axes fraction"), xytext=(-4, -4), textcoords="offset points",
-                ha="right", va="top", fontsize=8)
-    ax.set_yticks(y, df["layout"])
+                xycoords=("data", "axes fraction"), xytext=(0, 3), textcoords="offset points",
+                ha="right", va="bottom", fontsize=8)
+    ax.set_yticks(y, [f"{lay} ({roles[lay]})" if lay in roles else lay for lay in df["layout"]])
     ax.invert_yaxis()
     ax.set_xlabel("memory per GPU (GB = 1e9 bytes)")
     ax.set_ylabel("layout")
-    ax.set_title("Memory per GPU by layout: bars past the dashed line do not fit", fontsize=10)
-    fig.legend(loc="outside lower center", ncol=len(comps), fontsize=8, frameon=False)
+    ax.set_title("Memory per GPU by layout (GB): bars past the dashed line do not fit",
+                 fontsize=10, pad=16)
+    fig.legend(loc="outside lower center", ncol=min(len(comps), 4), fontsize=8, frameon=False)
     return fig
 
 
@@ -221,99 +224,26 @@ def plot_collectives(df: pd.DataFrame) -> Figure:
 # Latency, breakdowns, trade-offs
 # --------------------------------------------------------------------------------------------
 
-def plot_ttft(df: pd.DataFrame, target_s: float | None = None) -> Figure:
-    """TTFT against prompt length, one line per layout (from ``tables.ttft_table``: columns
-    ``layout``, ``prompt_tokens``, ``ttft_s``), log-log, with the TTFT target as a horizontal
-    line when given."""
-    fig, ax = _new(8, 4.8)
-    layouts = list(dict.fromkeys(df["layout"]))
-    for lay, color in zip(layouts, _palette(len(layouts)), strict=True):
-        g = df[df["layout"] == lay].sort_values("prompt_tokens")
-        ax.loglog(g["prompt_tokens"], g["ttft_s"] * 1e3, marker="o", markersize=4, color=color,
-                  label=lay)
-    if target_s is not None:
-        ax.axhline(target_s * 1e3, color="firebrick", linestyle="--", linewidth=1.2,
-                   label=f"TTFT target {target_s * 1e3:,.0f} ms")
-    ax.set_xlabel("prompt length S (tokens)")
-    ax.set_ylabel("time to first token (ms)")
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
-    ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
-    ax.legend(fontsize=8)
-    ax.set_title("TTFT grows with the prompt: layouts below the target line meet it at every "
-                 "length", fontsize=10)
-    return fig
-
-
 def plot_time_breakdown(breakdown: dict[str, float], title: str) -> Figure:
-    """Horizontal bars of time by op (seconds in, ms shown), largest first, each labelled with
-    its share; ops with zero time are left out. ``title`` should say what to see."""
+    """Horizontal bars of time by op (seconds in; shown in s, ms or µs, whichever reads), largest
+    first, each labelled with its share; ops with zero time are left out. ``title`` should say
+    what to see."""
     items = sorted(((k, v) for k, v in breakdown.items() if v > 0), key=lambda kv: -kv[1])
     total = sum(v for _, v in items)
-    fig, ax = _new(8, 0.38 * len(items) + 1.6)
-    names = [k.replace("_", " ") for k, _ in items]
-    vals = np.array([v for _, v in items]) * 1e3
+    k, unit = (1.0, "s") if total >= 1 else (1e3, "ms") if total >= 1e-3 else (1e6, "µs")
+    fig, ax = _new(8, 0.38 * len(items) + 1.8)
+    names = [n.replace("_", " ") for n, _ in items]
+    vals = np.array([v for _, v in items]) * k
     ax.barh(np.arange(len(items)), vals, color=PALETTE[0])
     for i, v in enumerate(vals):
-        ax.annotate(f"{v / (total * 1e3):.1%}" if total else "", (v, i), xytext=(3, 0),
+        ax.annotate(f"{v / (total * k):.1%}" if total else "", (v, i), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=8)
     ax.set_yticks(np.arange(len(items)), names)
     ax.invert_yaxis()
     ax.set_xlim(right=vals.max() * 1.15 if len(vals) else 1)
-    ax.set_xlabel(f"time (ms); total {total * 1e3:,.3g} ms")
+    ax.set_xlabel(f"time ({unit}); total {total * k:,.3g} {unit}")
     ax.set_ylabel("op")
     ax.set_title(title, fontsize=10)
-    return fig
-
-
-def plot_pareto(df: pd.DataFrame, x: str, y: str, front_mask_col: str,
-                highlight_col: str | None = None) -> Figure:
-    """Scatter of layouts with the Pareto front drawn as a line.
-
-    ``x`` and ``y`` are SI columns (e.g. x = "ttft_s" or "tokens_per_s_per_user", y =
-    "total_tokens_per_s_per_gpu"); seconds are shown in ms and tokens per s per GPU in tokens/ms.
-    ``front_mask_col`` is a boolean column marking the front; ``highlight_col`` (optional,
-    boolean) marks layouts to ring in red, e.g. the recommended one. Layouts are labelled by
-    their ``layout`` column when the front is short enough to read.
-    """
-    def scale(col: str) -> tuple[float, str]:
-        if col.endswith("_tokens_per_s_per_gpu"):
-            return 1e-3, col[: -len("_tokens_per_s_per_gpu")].replace("_", " ") \
-                + " throughput (tokens/ms per GPU)"
-        if col.endswith("_tokens_per_ms_per_gpu"):
-            return 1.0, col[: -len("_tokens_per_ms_per_gpu")].replace("_", " ") \
-                + " (tokens/ms per GPU)"
-        if col.endswith("_per_s_per_user"):
-            return 1.0, col[: -len("_per_s_per_user")].replace("_", " ") + " per user (per s)"
-        if col.endswith("_s"):
-            return 1e3, col[:-2].replace("_", " ").upper().replace("E2E", "end-to-end") + " (ms)"
-        return 1.0, col.replace("_", " ")
-
-    kx, lx = scale(x)
-    ky, ly = scale(y)
-    fig, ax = _new(8, 5)
-    ax.scatter(df[x] * kx, df[y] * ky, s=18, color="lightgrey", edgecolor="grey", linewidth=0.4,
-               label="layouts")
-    front = df[df[front_mask_col].astype(bool)].sort_values(x)
-    ax.plot(front[x] * kx, front[y] * ky, color=PALETTE[0], marker="o", markersize=5,
-            label="Pareto front")
-    if "layout" in front.columns and len(front) <= 12:
-        for _, r in front.iterrows():
-            ax.annotate(str(r["layout"]), (r[x] * kx, r[y] * ky), xytext=(4, 4),
-                        textcoords="offset points", fontsize=7)
-    if highlight_col is not None:
-        h = df[df[highlight_col].astype(bool)]
-        ax.scatter(h[x] * kx, h[y] * ky, s=120, facecolor="none", edgecolor="firebrick",
-                   linewidth=1.8, label=highlight_col.replace("_", " "), zorder=4)
-    if x.endswith("_s") and (df[x] > 0).all() and df[x].max() / max(df[x].min(), 1e-30) > 30:
-        ax.set_xscale("log")
-    ax.set_xlabel(lx)
-    ax.set_ylabel(ly)
-    ax.grid(True, linewidth=0.4, alpha=0.6)
-    ax.legend(fontsize=8)
-    ax.set_title(f"Trade-off: {ly.split(' (')[0]} against {lx.split(' (')[0]}; "
-                 "only layouts on the front are worth running", fontsize=10)
     return fig
 
 

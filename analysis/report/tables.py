@@ -27,7 +27,7 @@ __all__ = [
     "active_params_table", "anatomy_check", "anatomy_table", "collective_pivot",
     "collective_table",
     "flops_per_token_table", "memory_table", "model_facts_table", "readable",
-    "ridge_point_flops_per_byte", "roofline_table", "strategies", "ttft_table",
+    "roofline_table", "strategies", "ttft_table",
 ]
 
 TOTAL = "total"
@@ -202,12 +202,6 @@ def memory_table(scenario: Scenario, layouts: Sequence[Strategy | str],
 # --------------------------------------------------------------------------------------------
 # Roofline
 # --------------------------------------------------------------------------------------------
-
-def ridge_point_flops_per_byte(hw: Hardware, precision: str) -> float:
-    """Arithmetic intensity where the roofline bends: ``peak FLOP/s / HBM bytes/s`` (speed of
-    light). An op with more FLOPs per byte than this is compute-bound."""
-    return hw.peak_flops_for(precision) / hw.hbm_bandwidth_bytes_per_s
-
 
 def roofline_table(scenario: Scenario, strategy: Strategy | str,
                    opts: E.Options | None = None) -> pd.DataFrame:
