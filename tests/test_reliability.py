@@ -237,7 +237,7 @@ def test_check_and_validate_json_are_finite_json():
 def test_progress_totals_never_change_within_a_phase(monkeypatch, capsys):
     from analysis.report import sensitivity as SE
 
-    bar = SE._Progress(True, 3, "tornado")
+    bar = SE.Progress(True, 3, "tornado")
     bar.start -= 10                        # draw at once
     for _ in range(3):
         bar.tick()

@@ -40,6 +40,7 @@ from analysis.report.sensitivity.inputs import (  # noqa: F401
 from analysis.report.sensitivity.outcome import (  # noqa: F401
     METRICS,
     Outcome,
+    Progress,
     cache_info,
     clear_cache,
     metric_label,

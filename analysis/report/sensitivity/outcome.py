@@ -111,28 +111,44 @@ def outcome(sc: Scenario, opts: E.Options | None = None, max_gpus: int | None = 
 
 
 class Progress:
-    """A bar on stderr, drawn only once the work has taken more than a second."""
+    """A bar on stderr, drawn only once the work has taken more than a second.
+
+    The total of a phase is fixed when the phase starts and never changes (:meth:`phase` starts
+    the next one on a new line); plans whose number is not known in advance (bisection of a
+    threshold) are counted apart, as "+k refining", after :meth:`refining`."""
 
     def __init__(self, enabled: bool, total: int, label: str = "what-if plans") -> None:
         self.enabled, self.total, self.label = enabled, max(total, 1), label
         self.done, self.start, self.drawn = 0, time.perf_counter(), False
+        self.extra, self.pending = 0, 0
+
+    def phase(self, label: str, total: int) -> None:
+        """End the current line and count a new phase of ``total`` plans."""
+        self.close()
+        self.label, self.total, self.done, self.extra, self.pending = label, max(total, 1), 0, 0, 0
+
+    def refining(self) -> None:
+        """The next tick is a plan beyond the phase's fixed total."""
+        self.pending += 1
 
     def tick(self, n: int = 1) -> None:
-        self.done += n
-        self.total = max(self.total, self.done)
+        if self.pending:
+            self.pending, self.extra = self.pending - 1, self.extra + n
+        else:
+            self.done = min(self.done + n, self.total)
         if not self.enabled or time.perf_counter() - self.start < 1.0:
             return
         width = 30
         filled = int(width * self.done / self.total)
+        more = f" (+{self.extra} refining)" if self.extra else ""
         sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{self.done}/{self.total}")
+                         f"{self.done}/{self.total}{more}")
         sys.stderr.flush()
         self.drawn = True
 
     def close(self) -> None:
         if self.drawn:
-            sys.stderr.write(f"\r{self.label} [{'#' * 30}] {self.done}/{self.done}\n"
-                             if self.done < self.total else "\n")
+            sys.stderr.write("\n")
             sys.stderr.flush()
             self.drawn = False
 

@@ -106,7 +106,7 @@ def most_influential(df: pd.DataFrame) -> pd.Series:
 # Thresholds
 # --------------------------------------------------------------------------------------------
 
-def _grid(inp: Input, sc: Scenario, opts: E.Options, points: int) -> list[float]:
+def scan_grid(inp: Input, sc: Scenario, opts: E.Options, points: int) -> list[float]:
     lo, hi = inp.scan_range(sc, opts)
     vals = {inp.clamp(v, sc, opts) for v in np.geomspace(lo, hi, points)} if lo > 0 else {lo, hi}
     base = inp.base(sc, opts)
@@ -189,7 +189,8 @@ def thresholds(scenario: Scenario, input: str | Input, opts: E.Options | None = 
     """
     opts = opts or E.Options()
     inp = inputs_named([input])[0]
-    bar = Progress(progress, points + 6, f"thresholds of {inp.name}")
+    bar = Progress(progress, len(scan_grid(inp, scenario, opts, points)),
+                   f"thresholds of {inp.name}")
     try:
         return scan_thresholds(scenario, inp, opts, points, tol, max_gpus, bar)
     finally:
@@ -200,7 +201,7 @@ def scan_thresholds(scenario: Scenario, inp: Input, opts: E.Options, points: int
                 max_gpus: int | None, bar: Progress) -> pd.DataFrame:
     if points < 3:
         raise InputError("points", points, "too few to scan", "a whole number >= 3")
-    grid = _grid(inp, scenario, opts, points)
+    grid = scan_grid(inp, scenario, opts, points)
     base = inp.base(scenario, opts)
     discrete = inp.kind in ("count", "batch")
     outs = [outcome_at(inp, scenario, opts, v, max_gpus, bar) for v in grid]
@@ -212,7 +213,7 @@ def scan_thresholds(scenario: Scenario, inp: Input, opts: E.Options, points: int
             if m is None:
                 brackets.append((a, oa, b, ob))
                 return
-            bar.total += 1
+            bar.refining()
             om = outcome_at(inp, scenario, opts, m, max_gpus, bar)
             if om.key == oa.key:
                 a, oa = m, om

@@ -24,7 +24,12 @@ from analysis.report.sensitivity.outcome import (
     outcome,
     tokens_per_ms_text,
 )
-from analysis.report.sensitivity.scans import most_influential, scan_thresholds, tornado_inputs
+from analysis.report.sensitivity.scans import (
+    most_influential,
+    scan_grid,
+    scan_thresholds,
+    tornado_inputs,
+)
 
 #: Which inputs :func:`analyse` scans for thresholds.
 SCANS = ("moved", "top", "all", "none")
@@ -89,9 +94,7 @@ def analyse(scenario: Scenario, opts: E.Options | None = None,
     start = time.perf_counter()
     plans0 = STATS["plans"]
     chosen = inputs_named(inputs)
-    # a guess at the plans to come, corrected as the scans go: tornado, then ~points + 6 each
-    guess = 1 + 2 * len(chosen) + {"none": 0, "top": 1}.get(scan, len(chosen)) * (points + 6)
-    bar = Progress(progress, guess, "what-if plans")
+    bar = Progress(progress, 1 + 2 * len(chosen), "what-if plans: tornado")
     try:
         t = tornado_inputs(scenario, metric, opts, chosen, max_gpus, bar)
         top = most_influential(t)
@@ -104,7 +107,8 @@ def analyse(scenario: Scenario, opts: E.Options | None = None,
         else:
             moved = (t["swing_fraction"].fillna(0) > 0.01) | t["layout_changed"]
             names = [n for n, m in zip(t["input"], moved, strict=True) if m or n == top["input"]]
-        bar.total = bar.done + len(names) * (points + 6)
+        bar.phase("what-if plans: thresholds",
+                  sum(len(scan_grid(BY_NAME[n], scenario, opts, points)) for n in names))
         parts = [scan_thresholds(scenario, BY_NAME[n], opts, points, 0.02, max_gpus, bar)
                  for n in names]
     finally:
