@@ -150,19 +150,40 @@ def test_deepseek_v3_ep_dispatch_combine_in_full_estimate(ep):
     n_moe = model.num_moe_layers
     assert n_moe == 58  # 61 layers, first_k_dense_replace = 3: DeepSeek-V3 config.json
 
-    # Our destination count (estimate.stage_ops): a token's 8 distinct routed experts (of 256,
-    # 256/N per rank) land on N(1 - C(256 - 256/N, 8) / C(256, 8)) distinct EP ranks on average
-    # (hypergeometric), of which (N-1)/N are not the sender; with
-    # one GPU per node all of those are off-node. The shared expert is computed where the token
-    # is (it is part of the attention-side, tp-sharded weights), so it is never dispatched.
+    # Our destination count (formulas.units_touched_per_token): group-limited routing
+    # (config.json n_group 8, topk_group 4) sends a token's 8 routed experts into 4 of the 8
+    # groups of 32, 2 experts in each; an EP rank of 256/N experts inside one group is touched
+    # w.p. (4/8)(1 - C(32 - 256/N, 2) / C(32, 2)), and (N-1)/N of the ranks are not the sender;
+    # with one GPU per node each is its own node (sent once per node, as DeepEP does). The
+    # shared expert is computed where the token is (attention-side weights), never dispatched.
     # The paper instead takes 9 destinations (8 routed + 1 shared), all remote, and hidden 7000
-    # (rounded from 7168): an upper bound. E.g. at EP64 we get 7.54 destinations, so our per-layer
-    # time is 103.8 us against the paper's 120.96 us.
+    # (rounded from 7168): an upper bound. E.g. at EP64 we get 7.49 destinations, so our
+    # per-layer time is 103.1 us against the paper's 120.96 us.
     n = float(ep)
     per_rank = 256 / n
-    miss = math.prod((256 - per_rank - i) / (256 - i) for i in range(8))
-    n_dest = n * (1 - miss) * (n - 1) / n
+    miss = math.prod((32 - per_rank - i) / (32 - i) for i in range(2))
+    n_dest = n * 4 / 8 * (1 - miss) * (n - 1) / n
     per_layer = TOKENS_PER_GPU * n_dest * 7168 * (1 + 2) / 50e9
     assert row["comm_s"] / n_moe == pytest.approx(per_layer, rel=1e-9)  # T x n_dest x 7168 x (1 + 2) B / 50 GB/s: arXiv 2505.09343 sec. 4.3 (our n_dest)
     assert row["comm_bytes"] / n_moe == pytest.approx(per_layer * 50e9, rel=1e-9)  # same volume in bytes: arXiv 2505.09343 sec. 4.3
     assert est.tpot_breakdown_s["ep_dispatch_combine"] == pytest.approx(n_moe * per_layer, rel=1e-9)  # enters TPOT unhidden (no overlap option): arXiv 2505.09343 sec. 4.3
+
+
+def test_deepseek_v3_cross_node_dispatch_once_per_node():
+    # EP64 over 8 nodes of 8 GPUs, 32 tokens per GPU, FP8 dispatch + BF16 combine, 50 GB/s per
+    # direction between nodes, NVLink fast enough not to bind. Group-limited routing reaches
+    # exactly 4 of the 8 nodes (formulas.units_touched_per_token), 4 x 7/8 = 3.5 of them other
+    # nodes, and DeepEP sends each token once per node: 32 x 3.5 x 7168 x 3 B / 50 GB/s = 48.2 us
+    # per layer, against 32 x 7.61 x 56/64 x 7168 x 3 B / 50 GB/s = 105 us sending once per GPU.
+    model, _, _ = load_model("deepseek-v3")
+    hw = replace(H800_ONE_PER_NODE, gpus_per_node=8, scaleup_bandwidth_bytes_per_s=1e12)
+    scenario = Scenario("dsv3-ep64", hw, model, Workload(TOKENS_PER_GPU * 64, (1024,), 1))
+    strategy = Strategy(tp=1, dp_attn=64, etp=1, ep=64)
+    per_layer = {}
+    for dedup in (True, False):
+        est = E.estimate(scenario, strategy, replace(FP8_DISPATCH_BF16_COMBINE, node_dedup=dedup))
+        row = next(r for r in est.decode_ops if r["op"] == "ep_dispatch_combine")
+        per_layer[dedup] = row["comm_s"] / model.num_moe_layers
+    assert per_layer[True] == pytest.approx(32 * 3.5 * 7168 * 3 / 50e9, rel=1e-9)  # DeepEP internode: one RDMA send per node
+    dests = 64 * 4 / 8 * (1 - math.prod((28 - i) / (32 - i) for i in range(2)))
+    assert per_layer[False] == pytest.approx(32 * dests * 56 / 64 * 7168 * 3 / 50e9, rel=1e-9)

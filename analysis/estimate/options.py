@@ -40,6 +40,11 @@ class Options:
     not the prefill time. ``decode_only``: the layout serves decode only (prefill runs
     elsewhere, disaggregated), so it holds no prompt-sized activations or buffers.
     ``kernel_overhead_s``: fixed cost per kernel in derated mode (:data:`KERNEL_OVERHEAD_S`).
+    ``node_dedup``: cross-node dispatch sends once per destination node and forwards over
+    NVLink (DeepEP's internode kernels). Off by default for now: on, the validation's DeepSeek
+    prefill rows (two-batch overlap read as overlap = 1) turn from communication-bound at
+    -6..-25% into compute-bound at +36..+77%, i.e. the derated compute is optimistic there and
+    the undeduplicated traffic was hiding it; turn it on with two-batch overlap's costs.
     """
 
     mode: Mode = "derated"
@@ -51,6 +56,7 @@ class Options:
     prefill_chunk_tokens: int = 8192
     decode_only: bool = False
     kernel_overhead_s: float = KERNEL_OVERHEAD_S
+    node_dedup: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("derated", "sol", "calibrated"):
