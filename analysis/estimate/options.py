@@ -45,6 +45,9 @@ class Options:
     prefill rows (two-batch overlap read as overlap = 1) turn from communication-bound at
     -6..-25% into compute-bound at +36..+77%, i.e. the derated compute is optimistic there and
     the undeduplicated traffic was hiding it; turn it on with two-batch overlap's costs.
+    ``two_batch_overlap``: each stage step runs as two micro-batches whose communication hides
+    under each other's GPU work (DeepSeek, SGLang), at the cost of half-size GEMMs, a second
+    weight read and twice the kernels (:func:`analysis.estimate.ops.stage_time_s`).
     """
 
     mode: Mode = "derated"
@@ -57,6 +60,7 @@ class Options:
     decode_only: bool = False
     kernel_overhead_s: float = KERNEL_OVERHEAD_S
     node_dedup: bool = False
+    two_batch_overlap: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("derated", "sol", "calibrated"):
@@ -87,5 +91,7 @@ class Options:
                 "sol": "speed of light (all efficiencies 1, no communication)",
                 "calibrated": "calibrated size-dependent efficiencies where the GPU has them, "
                               "else its stated efficiency factors"}[self.mode]
-        return (f"{mode}; {imb}; {self.overlap_fraction:.0%} of communication overlapped "
-                f"with compute")
+        overlap = ("two-batch overlap (communication hidden under the other micro-batch)"
+                   if self.two_batch_overlap else
+                   f"{self.overlap_fraction:.0%} of communication overlapped with compute")
+        return f"{mode}; {imb}; {overlap}"
