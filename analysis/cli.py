@@ -105,7 +105,8 @@ def _options(args: argparse.Namespace) -> E.Options:
     return E.Options(mode=args.mode, imbalance=args.imbalance,
                      imbalance_factor=args.imbalance_factor, overlap_fraction=args.overlap,
                      dispatch_bytes_per_element=_precision_bytes(args, "dispatch"),
-                     combine_bytes_per_element=_precision_bytes(args, "combine"))
+                     combine_bytes_per_element=_precision_bytes(args, "combine"),
+                     two_batch_overlap=args.two_batch_overlap)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -555,6 +556,9 @@ def _add_estimate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dispatch-precision", default=None,
                    help="EP dispatch precision, e.g. fp8 or bf16 (default: the model's, else "
                         "its activation precision)")
+    p.add_argument("--two-batch-overlap", action="store_true",
+                   help="run each step as two micro-batches whose communication hides under "
+                        "the other's compute (costs: half-size GEMMs, a second weight read)")
     p.add_argument("--combine-precision", default=None,
                    help="EP combine precision (default: the model's, else its activation "
                         "precision but at least bf16)")

@@ -387,9 +387,9 @@ def test_deepseek_decode_layout_fits_in_80_gb():
     # DeepSeek's published decode deployment ("Day 6: One More Thing, DeepSeek-V3/R1 Inference
     # System Overview", github.com/deepseek-ai/open-infra-index, 2025): EP144 over 18 nodes of
     # 8 H800 (attention data parallel), 32 redundant experts, about 88 sequences per GPU at an
-    # average context near 4.5k tokens (figures as issue 12 reads them). Before per-phase memory
-    # it came out at 155 GB per GPU (57 GB of prefill activations and 40 GB of buffers for the
-    # whole prompt batch).
+    # average context near 4.5k tokens (figures as issue 12 reads them). Before per-phase
+    # memory it came out at 155 GB per GPU (57 GB of prefill activations and 40 GB of buffers
+    # for the whole prompt batch).
     from analysis.inputs.read.scenario import load_scenario
 
     sc = load_scenario({"name": "deepseek-decode", "hardware": "H800", "model": "deepseek-v3",
@@ -421,3 +421,52 @@ def test_ep_buffers_follow_the_combine_precision_by_hand():
     sc = scenario(model=fp8)
     mem = E.memory_per_gpu_bytes(chip, fp8, sc.workload, 0.0, lay("dp_attn=2,ep=2"), BALANCED)
     assert mem["comm_buffers"][0] == pytest.approx(2000 * 1024 * 3)
+
+
+def test_fixed_cost_per_kernel_by_hand():
+    # toy MoE decode, tp=1: per layer norms 2 + attention projections 2 + core 1 + router 1 +
+    # routed experts 2 = 8 kernels (no shared experts, no dense FFN: zero work, no kernel), 2
+    # layers, plus embedding 1 and head 1: 18 kernels x 3 us = 54 us more per token; tp=2 adds
+    # 2 all-reduces per layer: 22 x 3 us = 66 us
+    sc = scenario()
+    for text, kernels in (("tp=1", 18), ("tp=2,etp=2", 22)):
+        with_cost = E.estimate(sc, Strategy.parse(text), E.Options(imbalance="balanced",
+                                                                   kernel_overhead_s=3e-6))
+        without = E.estimate(sc, Strategy.parse(text), BALANCED)
+        assert with_cost.worst["tpot_end_s"] - without.worst["tpot_end_s"] == pytest.approx(
+            kernels * 3e-6)
+    # speed of light has none
+    sol = E.estimate(sc, Strategy.parse("tp=1"), E.Options(mode="sol"))
+    sol0 = E.estimate(sc, Strategy.parse("tp=1"), E.Options(mode="sol", kernel_overhead_s=0))
+    assert sol.worst["tpot_end_s"] == sol0.worst["tpot_end_s"]
+
+
+def test_two_batch_overlap_pairs_micro_batches():
+    # Under two-batch overlap a step runs as two half micro-batches; one's communication hides
+    # under the other's GPU work: step = 2 max(gpu_half, comm_half), each half reading the
+    # weights again (toy decode, batch 8, attention DP2 + EP2 in one node, context 1024)
+    sc = scenario(batch=8)
+    la = lay("dp_attn=2,ep=2")
+    tbo = E.Options(imbalance="balanced", kernel_overhead_s=0.0, two_batch_overlap=True)
+    half = E.stage_ops(TOY_CHIP, TOY_MOE, la, BALANCED, seqs_per_group=4.0,
+                       query_tokens_per_seq=1, phase="decode", context_tokens=1024)
+    gpu = sum(float(half[o].time_s[0]) for o in E.OPS if o not in E.COMM_OPS)
+    comm = sum(float(half[o].time_s[0]) for o in E.COMM_OPS)
+    t, _ = E.decode(TOY_CHIP, TOY_MOE, sc.workload, la, tbo, 1024)
+    assert float(t[0]) == pytest.approx(2 * max(gpu, comm))
+    # the weights are read twice: against one full micro-batch with its communication exposed
+    full, _ = E.decode(TOY_CHIP, TOY_MOE, sc.workload, la, BALANCED, 1024)
+    routed_half = float(half["routed_experts"].hbm_bytes[0])
+    assert routed_half > 0.5 * float(E.stage_ops(
+        TOY_CHIP, TOY_MOE, la, BALANCED, seqs_per_group=8.0, query_tokens_per_seq=1,
+        phase="decode", context_tokens=1024)["routed_experts"].hbm_bytes[0])
+    assert float(t[0]) != float(full[0])
+    # one sequence per rank cannot be split: no change
+    one = scenario(batch=2)
+    a, _ = E.decode(TOY_CHIP, TOY_MOE, one.workload, la, tbo, 1024)
+    b, _ = E.decode(TOY_CHIP, TOY_MOE, one.workload, la, BALANCED, 1024)
+    assert float(a[0]) == float(b[0])
+    # the breakdown still sums to the phase's time
+    est = E.estimate(sc, Strategy.parse("dp_attn=2,ep=2"), tbo)
+    assert sum(est.tpot_breakdown_s.values()) == pytest.approx(est.worst["tpot_end_s"])
+    assert sum(est.ttft_breakdown_s.values()) == pytest.approx(est.worst["ttft_s"])

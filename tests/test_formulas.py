@@ -139,3 +139,39 @@ def test_busiest_rank_experts_touched_against_simulated_routing(experts, top_k, 
         busiest += touched.reshape(ranks, n).sum(axis=1).max()
     assert f.busiest_rank_experts_touched(n, experts, top_k, tokens, ranks) == pytest.approx(
         busiest / trials, rel=0.02)
+
+
+def test_units_touched_under_group_limited_routing_by_hand():
+    # DeepSeek-V3: 256 experts in 8 groups of 32, a token's top-8 from 4 groups (2 per group)
+    # one unit per group (8 nodes of 32 experts): 8 x (1 - C(7, 4) / C(8, 4)) = 8 x 1/2 = 4
+    assert f.units_touched_per_token(8, 256, 8, 8, 4) == pytest.approx(4.0)
+    # 4 units of 2 groups each: 4 x (1 - C(6, 4) / C(8, 4)) = 4 x (1 - 15/70) = 22/7
+    assert f.units_touched_per_token(4, 256, 8, 8, 4) == pytest.approx(22 / 7)
+    # 16 units of 16 experts (two per group): 16 x 4/8 x (1 - C(16, 2) / C(32, 2))
+    assert f.units_touched_per_token(16, 256, 8, 8, 4) == pytest.approx(8 * (1 - 120 / 496))
+    # no group limit: the unlimited hypergeometric count
+    assert f.units_touched_per_token(16, 256, 8) == pytest.approx(
+        f.distinct_ranks_per_token_exact(16, 256, 8))
+    assert f.units_touched_per_token(1, 256, 8, 8, 4) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("units", [2, 4, 8, 16, 32, 64])
+def test_units_touched_against_simulated_deepseek_routing(units):
+    # DeepSeek-V3's routing with random scores (inference/model.py Gate): a group's score is the
+    # sum of its top-2 expert scores, the top-4 of 8 groups are kept, the top-8 experts of those
+    # are chosen; units hold contiguous blocks of 256 / N experts. Our closed form assumes 2
+    # picks per chosen group: it overestimates the spread by at most 6% (at N = 16).
+    rng = np.random.default_rng(3)
+    experts, groups, kept, k = 256, 8, 4, 8
+    trials, total = 2000, 0
+    for _ in range(trials):
+        s = rng.random(experts)
+        group_score = np.sort(s.reshape(groups, -1), axis=1)[:, -2:].sum(axis=1)
+        keep = np.zeros(experts, dtype=bool)
+        for g in np.argsort(-group_score)[:kept]:
+            keep[g * 32:(g + 1) * 32] = True
+        picks = np.argsort(-np.where(keep, s, -1.0))[:k]
+        total += len(set((picks // (experts // units)).tolist()))
+    simulated = total / trials
+    ours = float(f.units_touched_per_token(units, experts, k, groups, kept))
+    assert simulated <= ours <= simulated * 1.065

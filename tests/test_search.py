@@ -38,7 +38,7 @@ from tests.toys import TOY_CHIP, TOY_DENSE, TOY_MOE
 REPO = Path(__file__).resolve().parents[1]
 
 
-BALANCED = E.Options(imbalance="balanced")
+BALANCED = E.Options(imbalance="balanced", kernel_overhead_s=0.0)  # hand-worked: no per-kernel cost
 
 W_BYTES = 54_454_272                      # 33,554,432 + 20,899,840
 EFFECTIVE_FLOPS = 1e14 * 0.5              # peak * MFU
@@ -452,10 +452,14 @@ def test_mixtral_batch4_tpot4ms_recommends_a_layout_whose_busiest_gpu_meets_it()
                         "workload": {"batch_sequences": 4, "prompt_tokens": 1024,
                                      "output_tokens": 256},
                         "requirements": {"tpot_ms": 4}})
-    p = S.plan(sc, E.Options(), progress=False)
+    # (without the fixed cost per kernel, as the issue computed it: with 3 us per kernel no
+    # layout of 8 H100 meets 4 ms, see the next assertion)
+    opts = E.Options(kernel_overhead_s=0.0)
+    p = S.plan(sc, opts, progress=False)
     assert p.feasible
-    rec = E.estimate(sc, p.recommended, E.Options())
+    rec = E.estimate(sc, p.recommended, opts)
     assert rec.worst["tpot_end_s"] <= 4e-3
-    ep8 = E.estimate(sc, Strategy.parse("tp=4,dp_attn=2,ep=8"), E.Options())
+    ep8 = E.estimate(sc, Strategy.parse("tp=4,dp_attn=2,ep=8"), opts)
     assert ep8.worst["tpot_end_s"] > 4e-3            # fails once the busiest GPU sets the pace
     assert p.recommended.label() != "tp4-dp_attn2-ep8"
+    assert not S.plan(sc, E.Options(), progress=False).feasible

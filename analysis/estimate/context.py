@@ -30,9 +30,19 @@ def attention_width(model: Model) -> int:
 
 def ep_destinations(model: Model, ep, etp):
     """GPUs one token is dispatched to: the expected distinct EP ranks holding its k distinct
-    experts (:func:`analysis.estimate.formulas.distinct_ranks_per_token_exact`), each split over
-    ``etp`` GPUs."""
-    return f.distinct_ranks_per_token_exact(ep, model.num_experts, model.top_k) * etp
+    experts (:func:`analysis.estimate.formulas.units_touched_per_token`, group-limited where the
+    model's routing is), each split over ``etp`` GPUs."""
+    return f.units_touched_per_token(ep, model.num_experts, model.top_k, model.n_group,
+                                     model.topk_group) * etp
+
+
+def remote_nodes_per_token(model: Model, nodes):
+    """Other nodes one token's experts live on, of the ``nodes`` an expert group spans:
+    ``(nodes - 1) / nodes`` of the expected distinct nodes touched (every node alike)."""
+    n = np.asarray(nodes, dtype=float)
+    touched = f.units_touched_per_token(np.asarray(nodes), model.num_experts, model.top_k,
+                                        model.n_group, model.topk_group)
+    return touched * (n - 1) / n
 
 
 def ep_element_bytes(model: Model, opts: Options) -> tuple[float, float]:
@@ -115,6 +125,12 @@ class OpContext:
     @cached_property
     def destinations(self) -> np.ndarray:
         return ep_destinations(self.model, self.lay.ep, self.lay.etp)
+
+    @property
+    def node_dedup(self) -> bool:
+        """Cross-node dispatch sends a token once per destination node and forwards it over
+        NVLink there (DeepEP's internode kernels): ``opts.node_dedup``."""
+        return self.opts.node_dedup
 
     @cached_property
     def width(self) -> int:

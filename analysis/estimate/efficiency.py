@@ -62,18 +62,30 @@ class Rates:
     def calibration(self):
         return self.hw.calibration if self.opts.mode == "calibrated" else None
 
-    def gpu_op(self, flops, hbm_bytes, rows=None, layers=0.0, peak=None) -> OpCost:
+    @property
+    def kernel_s(self) -> float:
+        """Fixed cost per kernel: ``opts.kernel_overhead_s`` when the GPU's stated factors are
+        in force (derated, or calibrated without a calibration); 0 at speed of light; the
+        calibration's own ``op_overhead_s`` replaces it when calibrated."""
+        if self.opts.mode == "sol" or self.calibration is not None:
+            return 0.0
+        return self.opts.kernel_overhead_s
+
+    def gpu_op(self, flops, hbm_bytes, rows=None, layers=0.0, peak=None, kernels=1) -> OpCost:
         """An op on one GPU: ``flops`` over ``rows`` GEMM rows (tokens), ``hbm_bytes`` moved,
-        repeated over ``layers`` layers (for the calibrated fixed cost per op per layer), at
-        ``peak`` FLOP/s (default: the matmul precision's)."""
+        repeated over ``layers`` layers of ``kernels`` kernels each (for the fixed cost per
+        kernel, or the calibrated fixed cost per op per layer), at ``peak`` FLOP/s (default: the
+        matmul precision's)."""
         z = np.zeros(self.n)
         flops = z + flops
         hbm_bytes = z + hbm_bytes
         peak = peak or self.peak
         cal = self.calibration
         if cal is None:
+            busy = (flops > 0) | (hbm_bytes > 0)
             return OpCost(flops, hbm_bytes, z, f.compute_time_s(flops, peak, self.mfu),
-                          f.memory_time_s(hbm_bytes, self.bw), z)
+                          f.memory_time_s(hbm_bytes, self.bw), z,
+                          np.where(busy, self.kernel_s * kernels * (z + layers), 0.0))
         per_layer = np.maximum(z + layers, 1.0)
         mfu = saturating_efficiency(z + (rows if rows is not None else 1e12),
                                     cal.compute_max, cal.compute_half_tokens)
@@ -84,13 +96,15 @@ class Rates:
         overhead = np.where((flops > 0) | (hbm_bytes > 0), cal.op_overhead_s * (z + layers), 0.0)
         return OpCost(flops, hbm_bytes, z, compute_s, memory_s, z, overhead)
 
-    def comm_op(self, comm_bytes, seconds) -> OpCost:
+    def comm_op(self, comm_bytes, seconds, kernels=0) -> OpCost:
         """A communication op: ``comm_bytes`` sent per GPU in ``seconds`` (none at speed of
-        light)."""
+        light) by ``kernels`` collective kernels (each with the fixed cost per kernel)."""
         z = np.zeros(self.n)
         if self.opts.mode == "sol":
             return OpCost(z, z, z + comm_bytes, z, z, z)
-        return OpCost(z, z, z + comm_bytes, z, z, z + seconds)
+        comm_bytes = z + comm_bytes
+        return OpCost(z, z, comm_bytes, z, z, z + seconds,
+                      np.where(comm_bytes > 0, self.kernel_s * (z + kernels), 0.0))
 
 
 def rates_for(hw: Hardware, model: Model, n: int, opts: Options) -> Rates:

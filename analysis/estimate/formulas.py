@@ -7,6 +7,8 @@ Units are SI: seconds, bytes, bytes/s, FLOP, FLOP/s.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -68,6 +70,55 @@ def distinct_ranks_per_token_exact(ranks, experts, top_k):
     for i in range(int(top_k)):
         miss = miss * np.clip((others - i) / (experts - i), 0.0, 1.0)
     return n * (1 - miss)
+
+
+def _miss_probability(eligible, held, top_k):
+    """Probability that k distinct picks among ``eligible`` experts all avoid ``held`` of them:
+    ``C(M - m, k) / C(M, k)`` as a product (valid for fractional m)."""
+    miss = 1.0
+    for i in range(int(top_k)):
+        miss = miss * np.clip((eligible - held - i) / (eligible - i), 0.0, 1.0)
+    return miss
+
+
+def _unit_touched_probability(units: int, experts: int, top_k: int, n_group: int,
+                              topk_group: int) -> float:
+    """P(a given unit is touched) under group-limited routing, for units that nest in groups
+    (units divisible by n_group) or groups that nest in units (n_group divisible by units)."""
+    if units % n_group == 0:       # a unit's E/N experts lie in one group, chosen w.p. g_k/G,
+        per_group = top_k / topk_group          # which then receives k/g_k of the k picks
+        return topk_group / n_group * (1 - _miss_probability(experts / n_group, experts / units,
+                                                             per_group))
+    h = n_group // units           # a unit holds h whole groups: missed if none is chosen
+    return 1 - math.comb(n_group - h, topk_group) / math.comb(n_group, topk_group)
+
+
+def units_touched_per_token(units, experts, top_k, n_group=0, topk_group=0):
+    """Expected distinct units (EP ranks, or nodes) a token's k experts live on, E/N experts in
+    contiguous blocks on each of N units.
+
+    Unlimited routing: :func:`distinct_ranks_per_token_exact`. Group-limited routing
+    (DeepSeek-V3 ``n_group`` = G groups of E/G experts; a token picks ``topk_group`` = g_k
+    groups, by the sum of each group's top-2 scores, then its k experts among them): the chosen
+    groups are uniform, and each receives k/g_k of the picks (the top-2 group score makes the
+    picks spread over the chosen groups), uniform within it. A unit of h whole groups is then
+    touched w.p. ``1 - C(G - h, g_k) / C(G, g_k)``; a unit of m = E/N experts inside a group
+    w.p. ``(g_k / G) (1 - C(E/G - m, k/g_k) / C(E/G, k/g_k))``. DeepSeek-V3 over 8 nodes of
+    32 experts: exactly 4 nodes against 5.3 unlimited. Units that neither nest in nor contain
+    whole groups fall back to the unlimited count. Within 6% (above) of DeepSeek-V3's routing
+    simulated with random scores in tests/test_formulas.py.
+    """
+    unlimited = distinct_ranks_per_token_exact(units, experts, top_k)
+    if n_group <= 1 or topk_group <= 0 or topk_group >= n_group:
+        return unlimited
+    u = np.asarray(units)
+    out = np.array(unlimited, dtype=float)
+    for value in np.unique(u):
+        v = int(value)
+        if v % n_group == 0 or n_group % v == 0:
+            out = np.where(u == value, v * _unit_touched_probability(
+                v, experts, top_k, n_group, topk_group), out)
+    return out
 
 
 def distinct_experts_touched(experts_on_rank, num_experts, top_k, tokens):

@@ -21,7 +21,14 @@ from analysis.estimate.context import ep_precisions_assumption
 from analysis.estimate.efficiency import OpCost
 from analysis.estimate.layouts import Layouts, check_strategy
 from analysis.estimate.memory import memory_per_gpu_bytes
-from analysis.estimate.ops import COMM_OPS, OPS, stage_ops, stage_split_s, stage_time_s
+from analysis.estimate.ops import (
+    COMM_OPS,
+    OPS,
+    overlap_batches,
+    stage_ops,
+    stage_split_s,
+    stage_time_s,
+)
 from analysis.estimate.options import Options
 from analysis.inputs.types import Hardware, Model, Scenario, Strategy
 
@@ -41,18 +48,20 @@ def decode_step_time_s(hw: Hardware, model: Model, lay: Layouts, opts: Options, 
     every stage), and the stage's ops."""
     seqs = np.asarray(seqs_per_replica, dtype=float)
     m_dec = np.minimum(lay.pp, np.maximum(seqs, 1.0))
-    ops = stage_ops(hw, model, lay, opts, seqs_per_group=seqs / m_dec, query_tokens_per_seq=1,
-                    phase="decode", context_tokens=context_tokens)
-    return lay.pp * stage_time_s(ops, opts), ops
+    k = overlap_batches(lay, opts, seqs / m_dec, 1)
+    ops = stage_ops(hw, model, lay, opts, seqs_per_group=seqs / m_dec / k,
+                    query_tokens_per_seq=1, phase="decode", context_tokens=context_tokens)
+    return lay.pp * stage_time_s(ops, opts, k), ops
 
 
 def prefill(hw, model, workload, lay, opts, prompt_tokens) -> tuple[np.ndarray, dict[str, OpCost]]:
     """TTFT of the batch at one prompt length: ``(m + pp - 1) * stage time`` of a micro-batch,
     and the stage's ops."""
     b_rep = workload.batch_sequences / lay.dp
-    ops = prefill_chunk_ops(hw, model, lay, opts, seqs_per_group=b_rep / lay.microbatches,
+    k = overlap_batches(lay, opts, b_rep / lay.microbatches, prompt_tokens)
+    ops = prefill_chunk_ops(hw, model, lay, opts, seqs_per_group=b_rep / lay.microbatches / k,
                             prompt_tokens=prompt_tokens)
-    return f.pipeline_steps(lay.pp, lay.microbatches) * stage_time_s(ops, opts), ops
+    return f.pipeline_steps(lay.pp, lay.microbatches) * stage_time_s(ops, opts, k), ops
 
 
 def decode(hw, model, workload, lay, opts, context_tokens) -> tuple[np.ndarray, dict[str, OpCost]]:
@@ -190,13 +199,15 @@ def _op_rows(ops: dict[str, OpCost]) -> list[dict[str, object]]:
     return rows
 
 
-def _breakdown(ops: dict[str, OpCost], steps: float, bubble_steps: float, opts: Options
-               ) -> dict[str, float]:
+def _breakdown(ops: dict[str, OpCost], steps: float, bubble_steps: float, opts: Options,
+               batches: float = 1.0) -> dict[str, float]:
     """Per-op share of ``steps * stage time``, with overlap credited to communication ops and
-    the pipeline's idle steps as their own line; sums to the phase's time."""
+    the pipeline's idle steps as their own line; sums to the phase's time. Under two-batch
+    overlap ``ops`` are one of ``batches`` micro-batches."""
     times = {o: float(ops[o].time_s[0]) for o in OPS}
-    gpu, comm, exposed = stage_split_s(times, opts)
+    gpu, comm, exposed = stage_split_s(times, opts, batches)
     exposed = float(exposed)
+    steps, bubble_steps = steps * batches, bubble_steps * batches
     scale = exposed / comm if comm else 0.0
     out = {}
     for o in OPS:
@@ -225,8 +236,11 @@ def estimate(scenario: Scenario, strategy: Strategy, opts: Options | None = None
     ttft_sol, _ = prefill(hw, m, wl, lay, sol, s_max)
     tpot_sol, _ = decode(hw, m, wl, lay, sol, ctx_end)
     mb, pp = strategy.microbatches, strategy.pp
-    ttft_bd = _breakdown(p_ops, mb, pp - 1, opts)
-    tpot_bd = _breakdown(d_ops, pp, 0, opts)
+    b_rep = wl.batch_sequences / strategy.dp
+    k_pre = float(overlap_batches(lay, opts, b_rep / mb, s_max)[0])
+    k_dec = float(overlap_batches(lay, opts, b_rep / min(pp, max(b_rep, 1.0)), 1)[0])
+    ttft_bd = _breakdown(p_ops, mb, pp - 1, opts, k_pre)
+    tpot_bd = _breakdown(d_ops, pp, 0, opts, k_dec)
     mem = {k: float(v[0]) for k, v in memory_per_gpu_bytes(
         hw, m, wl, scenario.requirements.memory_reserve_fraction, lay, opts).items()}
     warnings = []

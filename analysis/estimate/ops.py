@@ -61,19 +61,31 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
     return {op.name: op.cost(c) for op in REGISTRY}
 
 
-def stage_split_s(times: dict[str, np.ndarray], opts: Options):
-    """(GPU time, communication time, exposed communication time) of a stage from each op's
-    time: ``exposed = comm - min(overlap_fraction * comm, gpu)``
-    (:func:`analysis.estimate.formulas.exposed_comm_time_s`)."""
+def overlap_batches(lay: Layouts, opts: Options, seqs_per_group, query_tokens):
+    """Micro-batches a stage step runs as: 2 with two-batch overlap (``opts.two_batch_overlap``)
+    where an attention rank has at least 2 tokens to split, else 1."""
+    tokens = np.asarray(seqs_per_group, dtype=float) / lay.dp_attn * query_tokens
+    return np.where(opts.two_batch_overlap & (tokens >= 2), 2.0, 1.0)
+
+
+def stage_split_s(times: dict[str, np.ndarray], opts: Options, batches=1.0):
+    """(GPU time, communication time, exposed communication time) of one micro-batch's stage
+    step from each op's time: ``exposed = comm - min(f * comm, gpu)``
+    (:func:`analysis.estimate.formulas.exposed_comm_time_s`), f = ``overlap_fraction``, or 1
+    under two-batch overlap (``batches`` = 2: one micro-batch's communication hides under the
+    other's GPU work, so the pair takes ``2 max(gpu, comm)``)."""
     gpu = sum(times[o] for o in GPU_OPS)
     comm = sum(times[o] for o in COMM_OPS)
-    return gpu, comm, f.exposed_comm_time_s(comm, gpu, opts.overlap_fraction)
+    frac = np.where(np.asarray(batches) > 1, 1.0, opts.overlap_fraction)
+    return gpu, comm, f.exposed_comm_time_s(comm, gpu, frac)
 
 
-def stage_time_s(ops: dict[str, OpCost], opts: Options) -> np.ndarray:
-    """Sum of op times, with ``overlap_fraction`` of communication hidden under GPU work."""
-    gpu, _, exposed = stage_split_s({o: ops[o].time_s for o in OPS}, opts)
-    return gpu + exposed
+def stage_time_s(ops: dict[str, OpCost], opts: Options, batches=1.0) -> np.ndarray:
+    """Sum of op times, with ``overlap_fraction`` of communication hidden under GPU work; under
+    two-batch overlap ``ops`` are one of ``batches`` micro-batches, each reading the weights
+    again and launching its own kernels."""
+    gpu, _, exposed = stage_split_s({o: ops[o].time_s for o in OPS}, opts, batches)
+    return batches * (gpu + exposed)
 
 
 def compute_and_comm_s(ops: dict[str, OpCost]) -> np.ndarray:

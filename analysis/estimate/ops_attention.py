@@ -40,7 +40,7 @@ def _proj(c: OpContext) -> OpCost:
         c.n_layers * 2 * c.tok_a * p_attn / c.tp,
         c.n_layers * (p_attn / c.tp * c.w
                       + c.tok_a * (2 * c.d + c.width / c.tp) * act),
-        rows=c.tok_a, layers=c.n_layers)
+        rows=c.tok_a, layers=c.n_layers, kernels=2)
 
 
 def _proj_workspace(c: OpContext) -> np.ndarray:

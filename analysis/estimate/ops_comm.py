@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.estimate import formulas as f
-from analysis.estimate.context import Op, OpContext, ep_element_bytes
+from analysis.estimate.context import Op, OpContext, ep_element_bytes, remote_nodes_per_token
 from analysis.estimate.efficiency import OpCost, link_efficiency, link_for_group
 
 
@@ -19,7 +19,7 @@ def _tp_all_reduce(c: OpContext) -> OpCost:
     bw_tp, lat_tp = link_for_group(c.hw, lay.tp, c.opts, msg_tp)
     t_ar = f.all_reduce_time_s(msg_tp, lay.tp, bw_tp, lat_tp)
     tp_bytes = np.where(lay.tp > 1, c.n_layers * 2 * 2 * (c.tp - 1) / c.tp * msg_tp, 0)
-    return c.rates.comm_op(tp_bytes, c.n_layers * 2 * t_ar)
+    return c.rates.comm_op(tp_bytes, c.n_layers * 2 * t_ar, kernels=c.n_layers * 2)
 
 
 def _tp_buffer(c: OpContext) -> np.ndarray:
@@ -49,14 +49,20 @@ def _ep_dispatch_combine(c: OpContext) -> OpCost:
     t_intra = f.ep_all_to_all_time_s(tok_src, dests * frac_intra, d, b_disp, b_comb,
                                      hw.scaleup_bandwidth_bytes_per_s * eff_up,
                                      hw.scaleup_latency_s)
-    t_inter = f.ep_all_to_all_time_s(tok_src, dests * frac_inter, d, b_disp, b_comb,
+    inter_dests = dests * frac_inter
+    if c.node_dedup:   # once per remote node over the network, forwarded over NVLink there
+        inter_dests = remote_nodes_per_token(m, np.ceil(g / hw.gpus_per_node))
+        t_intra = f.ep_all_to_all_time_s(tok_src, dests * (frac_intra + frac_inter), d, b_disp,
+                                         b_comb, hw.scaleup_bandwidth_bytes_per_s * eff_up,
+                                         hw.scaleup_latency_s)
+    t_inter = f.ep_all_to_all_time_s(tok_src, inter_dests, d, b_disp, b_comb,
                                      hw.scaleout_bandwidth_bytes_per_s * eff_out,
                                      hw.scaleout_latency_s)
     moves = c.tokens_move
     t_ep = np.where(moves, np.where(frac_inter > 0, np.maximum(t_intra, t_inter), t_intra), 0)
-    vol = np.where(moves, tok_src * dests * (frac_intra + frac_inter) * d * (b_disp + b_comb),
-                   0.0)
-    return c.rates.comm_op(c.n_moe * vol, c.n_moe * t_ep)
+    sent = dests * frac_intra + inter_dests if c.node_dedup else dests * (frac_intra + frac_inter)
+    vol = np.where(moves, tok_src * sent * d * (b_disp + b_comb), 0.0)
+    return c.rates.comm_op(c.n_moe * vol, c.n_moe * t_ep, kernels=c.n_moe * 2)
 
 
 def _ep_buffer(c: OpContext) -> np.ndarray:
@@ -78,7 +84,8 @@ def _pp_send(c: OpContext) -> OpCost:
     bw_pp = bw_pp * link_efficiency(hw, ~crosses, msg_pp, c.opts)
     lat_pp = np.where(crosses, hw.scaleout_latency_s, hw.scaleup_latency_s)
     return c.rates.comm_op(np.where(lay.pp > 1, msg_pp, 0),
-                           np.where(lay.pp > 1, f.p2p_time_s(msg_pp, bw_pp, lat_pp), 0))
+                           np.where(lay.pp > 1, f.p2p_time_s(msg_pp, bw_pp, lat_pp), 0),
+                           kernels=1)
 
 
 TP_ALL_REDUCE = Op("tp_all_reduce", _tp_all_reduce, comm=True, buffer_bytes=_tp_buffer)

@@ -19,7 +19,7 @@ def _norms(c: OpContext) -> OpCost:
     """Two norms per layer, ~4 FLOPs per element, each reading and writing the residual."""
     d, act = c.d, c.act
     return c.rates.gpu_op(c.n_layers * 2 * 4 * c.tok_a * d, c.n_layers * 2 * 2 * c.tok_a * d * act,
-                          rows=1e12, layers=c.n_layers)
+                          rows=1e12, layers=c.n_layers, kernels=2)
 
 
 def _dense_ffn(c: OpContext) -> OpCost:
@@ -29,7 +29,7 @@ def _dense_ffn(c: OpContext) -> OpCost:
                           c.n_dense * (p_dense / c.tp * c.w
                                        + c.tok_a * 2 * c.d
                                        * c.act),
-                          rows=c.tok_a, layers=c.n_dense)
+                          rows=c.tok_a, layers=c.n_dense, kernels=2)
 
 
 def _dense_ffn_workspace(c: OpContext) -> np.ndarray:

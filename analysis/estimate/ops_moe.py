@@ -59,7 +59,7 @@ def _routed(c: OpContext) -> OpCost:
                    * m.expert_weight_bytes_per_param
                    + busiest * (2 * c.d + 2 * n_in * m.expert_intermediate_size
                                 / lay.etp) * c.act),
-        rows=busiest / np.maximum(touched, 1.0), layers=c.n_moe)
+        rows=busiest / np.maximum(touched, 1.0), layers=c.n_moe, kernels=2)
 
 
 def _routed_workspace(c: OpContext) -> np.ndarray:
@@ -83,7 +83,7 @@ def _shared(c: OpContext) -> OpCost:
         c.n_moe * 2 * c.tok_a * p_sh / c.tp,
         c.n_moe * (p_sh / c.tp * c.w
                    + (c.tok_a * (2 * c.d) * act if p_sh else 0.0)),
-        rows=c.tok_a, layers=c.n_moe)
+        rows=c.tok_a, layers=c.n_moe, kernels=2)
 
 
 ROUTER = Op("router", _router)

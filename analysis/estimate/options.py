@@ -10,6 +10,14 @@ from analysis.inputs.errors import InputError
 Mode = Literal["derated", "sol", "calibrated"]
 Imbalance = Literal["balanced", "uniform", "factor"]
 
+#: Fixed cost of one kernel (launch, ramp-up and tail) added to every op's roofline time in
+#: derated mode: a few microseconds. NVIDIA Technical Blog, "Getting Started with CUDA Graphs"
+#: (A. Gray, 2019): back-to-back launches of a short kernel measured about 3.8 us each, of
+#: which about 2.9 us is the kernel; a near-empty kernel's launch-to-completion floor is of the
+#: same order. 3 us is taken within that range (not fitted); with it the FasterTransformer
+#: 13B TP2 decode anchor (tests/test_anchors.py) comes within its 15% tolerance.
+KERNEL_OVERHEAD_S = 3e-6
+
 
 @dataclass(frozen=True)
 class Options:
@@ -31,6 +39,15 @@ class Options:
     ``--max-num-batched-tokens``); it sizes the prefill activations and communication buffers,
     not the prefill time. ``decode_only``: the layout serves decode only (prefill runs
     elsewhere, disaggregated), so it holds no prompt-sized activations or buffers.
+    ``kernel_overhead_s``: fixed cost per kernel in derated mode (:data:`KERNEL_OVERHEAD_S`).
+    ``node_dedup``: cross-node dispatch sends once per destination node and forwards over
+    NVLink (DeepEP's internode kernels). Off by default for now: on, the validation's DeepSeek
+    prefill rows (two-batch overlap read as overlap = 1) turn from communication-bound at
+    -6..-25% into compute-bound at +36..+77%, i.e. the derated compute is optimistic there and
+    the undeduplicated traffic was hiding it; turn it on with two-batch overlap's costs.
+    ``two_batch_overlap``: each stage step runs as two micro-batches whose communication hides
+    under each other's GPU work (DeepSeek, SGLang), at the cost of half-size GEMMs, a second
+    weight read and twice the kernels (:func:`analysis.estimate.ops.stage_time_s`).
     """
 
     mode: Mode = "derated"
@@ -41,6 +58,9 @@ class Options:
     combine_bytes_per_element: float | None = None
     prefill_chunk_tokens: int = 8192
     decode_only: bool = False
+    kernel_overhead_s: float = KERNEL_OVERHEAD_S
+    node_dedup: bool = False
+    two_batch_overlap: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("derated", "sol", "calibrated"):
@@ -55,6 +75,9 @@ class Options:
             raise InputError("options.prefill_chunk_tokens", self.prefill_chunk_tokens,
                              "tokens per prefill iteration must be a whole number",
                              "an integer >= 1 (engines default to a few thousand, e.g. 8192)")
+        if not (self.kernel_overhead_s >= 0):
+            raise InputError("options.kernel_overhead_s", self.kernel_overhead_s,
+                             "a fixed cost cannot be negative", "seconds >= 0, e.g. 3e-6")
         if not (0 <= self.overlap_fraction <= 1):
             raise InputError("options.overlap_fraction", self.overlap_fraction,
                              "must be a fraction", "0 <= x <= 1")
@@ -63,9 +86,12 @@ class Options:
         imb = {"balanced": "perfectly balanced experts",
                "uniform": "uniform-random routing (busiest EP rank at its expected maximum)",
                "factor": f"busiest EP rank at {self.imbalance_factor:g}x the mean"}[self.imbalance]
-        mode = {"derated": "derated by the GPU's efficiency factors",
+        mode = {"derated": f"derated by the GPU's efficiency factors, plus "
+                           f"{self.kernel_overhead_s * 1e6:g} us per kernel",
                 "sol": "speed of light (all efficiencies 1, no communication)",
                 "calibrated": "calibrated size-dependent efficiencies where the GPU has them, "
                               "else its stated efficiency factors"}[self.mode]
-        return (f"{mode}; {imb}; {self.overlap_fraction:.0%} of communication overlapped "
-                f"with compute")
+        overlap = ("two-batch overlap (communication hidden under the other micro-batch)"
+                   if self.two_batch_overlap else
+                   f"{self.overlap_fraction:.0%} of communication overlapped with compute")
+        return f"{mode}; {imb}; {overlap}"

@@ -213,6 +213,8 @@ class Model:
     num_shared_experts: int = 0
     shared_expert_intermediate_size: int = 0
     shared_expert_gate: bool = False        # Qwen2-MoE: sigmoid gate Linear(D, 1)
+    n_group: int = 0                        # group-limited routing: experts in n_group groups
+    topk_group: int = 0                     # ... a token's experts come from topk_group of them
     router_bias: bool = False               # gpt-oss
     router_score_bias: bool = False         # DeepSeek-V3 e_score_correction_bias (E per layer)
     tie_word_embeddings: bool = False
@@ -263,6 +265,8 @@ class Model:
         if self.num_shared_experts:
             check_positive(f"{f}.shared_expert_intermediate_size",
                            self.shared_expert_intermediate_size, integer=True)
+        if self.n_group or self.topk_group:
+            self._check_groups()
         if self.norm not in ("rmsnorm", "layernorm", "layernorm_nobias"):
             raise InputError(f"{f}.norm", self.norm, "unknown norm",
                              "rmsnorm, layernorm, layernorm_nobias")
@@ -304,6 +308,24 @@ class Model:
         if a.sliding_layers > self.num_layers:
             raise InputError(f"{f}.attention.sliding_layers", a.sliding_layers,
                              f"more than the {self.num_layers} layers", f"0..{self.num_layers}")
+
+    def _check_groups(self) -> None:
+        """Group-limited routing (DeepSeek-V3 ``n_group``, ``topk_group``): the groups split the
+        experts evenly and the chosen groups hold at least k experts."""
+        f = "model"
+        check_positive(f"{f}.n_group", self.n_group, integer=True)
+        check_positive(f"{f}.topk_group", self.topk_group, integer=True)
+        if not self.num_experts or self.num_experts % self.n_group:
+            raise InputError(f"{f}.n_group", self.n_group,
+                             f"does not split the {self.num_experts} routed experts evenly",
+                             "a divisor of num_experts")
+        if self.topk_group > self.n_group or \
+                self.topk_group * self.num_experts // self.n_group < self.top_k:
+            raise InputError(f"{f}.topk_group", self.topk_group,
+                             f"must pick at most n_group = {self.n_group} groups holding at "
+                             f"least top_k = {self.top_k} experts",
+                             f"{-(-self.top_k * self.n_group // self.num_experts)} <= x <= "
+                             f"{self.n_group}")
 
     # Derived facts used everywhere (no formulas here beyond naming)
     @property

@@ -302,6 +302,9 @@ def _deepseek(c: _Cfg, notes: list[str], model_type: str) -> dict[str, Any]:
         num_shared_experts=shared,
         shared_expert_intermediate_size=c.int("moe_intermediate_size") if shared else 0,
         router_score_bias=str(c.cfg.get("topk_method", "")) == "noaux_tc",
+        # group-limited routing: a token's experts come from topk_group of n_group groups
+        n_group=c.int("n_group", 0) if c.int("topk_group", 0) else 0,
+        topk_group=c.int("topk_group", 0) if c.int("n_group", 0) else 0,
         **_precisions(c, notes))
     if dense:
         kw["dense_intermediate_size"] = c.int("intermediate_size")
