@@ -16,8 +16,9 @@ from analysis.search import serving as SS
 from analysis.search.serving_plan import serving_plan
 
 
-def scenario(hw, model, isl, osl, **serving):
+def scenario(hw, model, isl, osl, max_gpus=1024, **serving):
     return load_scenario({"name": f"{model}-{hw}", "hardware": hw, "model": model,
+                          "max_gpus": max_gpus,
                           "workload": {"batch_sequences": 64, "prompt_tokens": isl,
                                        "output_tokens": osl},
                           "serving": {"prompt_tokens": isl, "output_tokens": osl, **serving}})
@@ -123,7 +124,8 @@ def test_more_gpus_never_lower_the_best_tokens_per_s_per_gpu():
 
 
 def test_deepseek_v3_on_h200_chooses_disaggregation_with_different_layouts():
-    sc = scenario("H200", "deepseek-v3", 4096, 1024, ttft_ms=2000, tpot_ms=50)
+    # the case: DeepSeek-V3 on up to 256 H200
+    sc = scenario("H200", "deepseek-v3", 4096, 1024, max_gpus=256, ttft_ms=2000, tpot_ms=50)
     p = serving_plan(sc)
     assert p.winner == "disaggregated"
     dis = p.disaggregated

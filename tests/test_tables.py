@@ -79,7 +79,12 @@ def test_roofline_table_sums_to_ttft_and_tpot(seed):
     assert df[df.phase == "prefill"]["time_s"].sum() == pytest.approx(est.worst["ttft_s"])
     assert df[df.phase == "decode"]["time_s"].sum() == pytest.approx(
         sum(est.tpot_breakdown_s.values()))
-    assert (df["time_s"] == df[["compute_s", "memory_s", "comm_s"]].max(axis=1)).all()
+    # an op takes its slowest resource plus the fixed cost of its kernels (issue 12: 3 us each
+    # in derated mode)
+    np.testing.assert_allclose(
+        df["time_s"], df[["compute_s", "memory_s", "comm_s"]].max(axis=1) + df["overhead_s"],
+        rtol=1e-12)
+    assert (df["overhead_s"] > 0).any()
     gpu = df[df.flops > 0]
     np.testing.assert_allclose(gpu["intensity_flops_per_byte"], gpu["flops"] / gpu["hbm_bytes"])
 

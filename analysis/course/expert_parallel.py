@@ -102,6 +102,7 @@ def ep_dispatch_table(hw: Hardware, model: Model, eps: Sequence[int], tokens_per
         "intra_node_destinations": dest["intra_node_destinations"],
         "inter_node_destinations": dest["inter_node_destinations"],
         "intra_s": np.where(lay.ep > 1, intra, 0.0), "inter_s": np.where(crosses, inter, 0.0),
+        "overhead_s": np.broadcast_to(ops["ep_dispatch_combine"].overhead_s, lay.ep.shape) / n_moe,
         "layer_s": ops["ep_dispatch_combine"].time_s / n_moe,
         "bytes_per_gpu": ops["ep_dispatch_combine"].comm_bytes / n_moe})
 

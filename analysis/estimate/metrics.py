@@ -195,6 +195,7 @@ def _op_rows(ops: dict[str, OpCost]) -> list[dict[str, object]]:
         rows.append({"op": name, "flops": float(op.flops[0]), "hbm_bytes": float(op.hbm_bytes[0]),
                      "comm_bytes": float(op.comm_bytes[0]), "compute_s": float(op.compute_s[0]),
                      "memory_s": float(op.memory_s[0]), "comm_s": float(op.comm_s[0]),
+                     "overhead_s": float(np.broadcast_to(op.overhead_s, op.flops.shape)[0]),
                      "time_s": float(op.time_s[0]), "bound": str(op.bound[0])})
     return rows
 

@@ -209,7 +209,8 @@ def roofline_table(scenario: Scenario, strategy: Strategy | str,
     the batch's micro-batch) and decode (longest context, one new token per sequence).
 
     Columns: phase, op, flops, hbm_bytes, comm_bytes, intensity_flops_per_byte (NaN for
-    communication ops), compute_s, memory_s, comm_s, time_s (= max of the three), bound,
+    communication ops), compute_s, memory_s, comm_s, overhead_s (the fixed cost of the op's
+    kernels), time_s (= max of the three + overhead_s), bound,
     achieved_flops_per_s (= flops / time_s). Ops the model lacks (zero work) are left out.
     With ``overlap_fraction`` 0 the ``time_s`` of a phase sum to one stage step.
     """
@@ -227,7 +228,8 @@ def roofline_table(scenario: Scenario, strategy: Strategy | str,
     df["achieved_flops_per_s"] = np.where(df["time_s"] > 0,
                                           df["flops"] / df["time_s"].where(df["time_s"] > 0), 0.0)
     cols = ["phase", "op", "flops", "hbm_bytes", "comm_bytes", "intensity_flops_per_byte",
-            "compute_s", "memory_s", "comm_s", "time_s", "bound", "achieved_flops_per_s"]
+            "compute_s", "memory_s", "comm_s", "overhead_s", "time_s", "bound",
+            "achieved_flops_per_s"]
     return df[cols]
 
 
