@@ -87,6 +87,10 @@ def memory_scope(text: str, counts: str) -> str:
 
 
 def _memory(c: Claim) -> tuple[str, Reading, str]:
+    key = c.text.lower().split(":")[0] if ":" in c.text else ""
+    if re.search(r"capacity|installed|physical|single[\s-]*card\s+(?:vram|memory)", key) \
+            and not re.search(r"\bkv\b|kv[\s-]*cache|weight|param|activation", key):
+        return "memory_capacity", Reading("capacity", "per_gpu"), ""
     counts = memory_counts(_words(c))
     scope = memory_scope(_words(c), counts)
     family = {"expert_weights": "weights", "non_expert_weights": "weights",
