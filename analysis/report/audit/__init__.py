@@ -2,8 +2,10 @@
 
 Rooms: :mod:`.lines` (sections and lines), :mod:`.numbers` (numbers with units),
 :mod:`.inputs` (the scenario and layout), :mod:`.claims` (what the plan states),
-:mod:`.quantities` (what a claim is, its tolerance), :mod:`.ours` (our value for each),
-:mod:`.judge` (the verdict), :mod:`.advice` and :mod:`.findings` (qualitative statements,
+:mod:`.classify` (what each claim is: kind, scope, what memory counts), :mod:`.quantities`
+(the quantities, their tolerances), :mod:`.ctx`, :mod:`.ours` and :mod:`.ours_memory` (our
+value for each, on the same definition), :mod:`.judge` (the verdict), :mod:`.advice` and
+:mod:`.findings` (qualitative statements,
 unchecked requirements, inconsistencies), :mod:`.compare` (beside our recommendation),
 :mod:`.render` (``audit.md``), :mod:`.plan_md` (a plan from our estimate), :mod:`.auditor`
 (the whole audit)."""
@@ -17,6 +19,7 @@ from analysis.report.audit.auditor import (  # noqa: F401
     json_default,
     write_audit,
 )
+from analysis.report.audit.classify import classify  # noqa: F401
 from analysis.report.audit.compare import comparison_table  # noqa: F401
 from analysis.report.audit.plan_md import render_plan_md  # noqa: F401
 from analysis.report.audit.quantities import (  # noqa: F401
@@ -24,6 +27,7 @@ from analysis.report.audit.quantities import (  # noqa: F401
     Claim,
     Finding,
     Quantity,
+    Reading,
     Unreadable,
     Verdict,
     show,

@@ -54,6 +54,7 @@ from analysis.inputs.errors import InputError, LayoutError, ParseError
 from analysis.inputs.read.files import read_text_file
 from analysis.report.audit.advice import qualitative
 from analysis.report.audit.claims import extract
+from analysis.report.audit.classify import classify
 from analysis.report.audit.compare import claimed_headline, comparison, layout_row
 from analysis.report.audit.findings import consistency_findings, requirement_findings
 from analysis.report.audit.inputs import read_inputs
@@ -167,11 +168,14 @@ def audit(plan_path: str | os.PathLike, opts: E.Options | None = None,
     inputs = read_inputs(text, shown, lines, None if card is None else str(card))
     unreadable = list(inputs.unreadable)
     claims, rest = extract(lines, unreadable)
+    claims = [classify(c) for c in claims]      # what each claim is, before it is judged
     sc, s = inputs.scenario, inputs.strategy
     missing = dict(inputs.missing)
     est, row, layout_error = _estimate(sc, s, missing, opts)
     kind, kind_why = S.throughput_reading(sc) if sc is not None else ("prefill", "")
-    ctx = Ctx(sc, s, missing, est, row, kind, kind_why, opts, claims)
+    ctx = Ctx(sc, s, missing, est, row, kind, kind_why, opts, claims,
+              inputs.assumptions + (list(sc.assumptions) if sc is not None else []),
+              card is not None)
     verdicts = [judge(c, ctx) for c in claims]
     findings, left = _findings(ctx, lines, rest, claims, verdicts, layout_error)
     res = AuditResult(shown, sc, s, verdicts, findings, _comparison(ctx, claims), unreadable,

@@ -130,7 +130,10 @@ def _keyed_claims(ln: Line, garbled) -> list[Claim]:
     low = t.lower()
     out: list[Claim] = []
     lhs, rhs = _lhs_rhs(v)
-    if re.search(r"bandwidth|\bmbu\b", k) and re.search(r"util|efficien", k) and percents_in(v):
+    if re.search(r"\bmfu\b|compute\s+util|flops?\s+util|model\s+flops|compute\s+efficien"
+                 r"|tensor[\s-]*core\s+util", k) and percents_in(v):
+        out.append(_claim(ln, "mfu", percents_in(v)[0]))
+    elif re.search(r"bandwidth|\bmbu\b", k) and re.search(r"util|efficien", k) and percents_in(v):
         out.append(_claim(ln, "bandwidth_utilization", percents_in(v)[0]))
     elif re.search(r"memory|vram|hbm", k) and re.search(r"headroom|free|remaining|spare|left"
                                                         r"|available", k) and bytes_in(v):
@@ -138,9 +141,13 @@ def _keyed_claims(ln: Line, garbled) -> list[Claim]:
     elif re.search(r"memory|vram|hbm", k) and re.search(r"util|efficien|usage|used|%",
                                                         k + " " + v) and percents_in(v):
         out.append(_claim(ln, "memory_utilization", percents_in(v)[0]))
-    elif re.search(r"kv[\s-]*cache", k) and re.search(r"per[\s-]*gpu|/\s*gpu|memory|size", k):
-        got = bytes_in(v)
+    elif re.search(r"kv[\s-]*cache", k) and (re.search(r"per[\s-]*gpu|/\s*gpu|memory|size", k)
+                                              or bytes_in(lhs)):
+        got = bytes_in(lhs)
         out.append(_claim(ln, "kv_cache_per_gpu", got[0])) if got else garbled(ln, "KV cache")
+    elif re.search(r"weights?\b|param", k) and not re.search(r"bandwidth|precision|dtype", k) \
+            and bytes_in(lhs):       # weights in bytes; what they count: :mod:`.classify`
+        out.append(_claim(ln, "memory_per_gpu", bytes_in(lhs)[0]))
     elif re.search(r"memory|vram|hbm", k) and not re.search(r"bandwidth", k):
         got = bytes_in(lhs)
         if got:

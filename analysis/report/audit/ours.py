@@ -4,60 +4,17 @@ layout, and a sentence explaining it (one small function per quantity, :data:`_O
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-
-import pandas as pd
 
 from analysis import anatomy as A
 from analysis import fmt
 from analysis.estimate import model as E
 from analysis.inputs.errors import LayoutError
-from analysis.inputs.types import Scenario, Strategy
+from analysis.report.audit.ctx import Ctx, NotCheckable, where_stated
+from analysis.report.audit.ours_memory import MEMORY_OURS
 from analysis.report.audit.quantities import Claim, show, sig
 from analysis.search import planner as S
 
-
-class NotCheckable(Exception):
-    """A claim no number of ours can settle; the message says what is missing."""
-
-
-@dataclass
-class Ctx:
-    """What the claims are judged against: the plan's scenario and layout, our estimate."""
-
-    scenario: Scenario | None
-    strategy: Strategy | None
-    missing: dict[str, str]
-    est: E.Estimate | None
-    row: pd.Series | None          # the plan's layout as a search-table row (checks)
-    kind: str                      # how the throughput requirement is read
-    kind_why: str
-    opts: E.Options
-    claims: list[Claim] = field(default_factory=list)
-
-
-def used_bytes(ctx: Ctx) -> float:
-    """Memory per GPU without the runtime reserve."""
-    return sum(v for k, v in ctx.est.memory_bytes.items() if k != "runtime_reserve")
-
-
-def _plan_breakdown(ctx: Ctx) -> str:
-    s = ctx.strategy
-    mem = ctx.est.memory_bytes
-    wl = ctx.scenario.workload
-    seqs = wl.batch_sequences / s.dp / s.dp_attn
-    used = sum(v for k, v in mem.items() if k != "runtime_reserve")
-    return (f"ours per GPU: non-expert weights / (tp x pp = {s.tp * s.pp}) "
-            f"{sig(mem['non_expert_weights'] / 1e9)} GB + expert weights / (etp x ep x pp = "
-            f"{s.etp * s.ep * s.pp}) {sig(mem['expert_weights'] / 1e9)} GB + KV cache of "
-            f"{seqs:g} sequences x {wl.max_prompt_tokens + wl.output_tokens} tokens "
-            f"{sig(mem['kv_cache'] / 1e9)} GB + activations {sig(mem['activations'] / 1e9)} GB "
-            f"+ communication buffers {sig(mem['comm_buffers'] / 1e9)} GB = "
-            f"{sig(used / 1e9)} GB used"
-            + ("" if "hardware" in ctx.missing else
-               f" (with the {ctx.scenario.requirements.memory_reserve_fraction:.0%} runtime "
-               f"reserve {sig(mem['runtime_reserve'] / 1e9)} GB: "
-               f"{sig(sum(mem.values()) / 1e9)} GB, what the fit check uses)"))
+__all__ = ["Ctx", "NotCheckable", "ours"]
 
 
 # ---------------------------------------------------------------------------- the model's size
@@ -161,55 +118,6 @@ def _layers_per_stage(c: Claim, ctx: Ctx):
     return n, f"ceil({m.num_layers} layers / pp {s.pp}) = {n} on the busiest stage"
 
 
-# ---------------------------------------------------------------------------- memory
-
-def _memory_per_gpu(c: Claim, ctx: Ctx):
-    s = ctx.strategy
-    used = used_bytes(ctx)
-    why = _plan_breakdown(ctx)
-    if c.claimed_value and abs(c.claimed_value - used) > 0.1 * used:
-        total = c.claimed_value * s.gpus
-        why = (f"{show(c.claimed_value, 'bytes')} x {s.gpus} GPUs = "
-               f"{show(total, 'bytes')}: one total divided evenly by the GPU count, whereas "
-               f"each part of the memory is split by a different degree. " + why)
-    return used, why
-
-
-def _kv_cache_per_gpu(c: Claim, ctx: Ctx):
-    return ctx.est.memory_bytes["kv_cache"], "our KV cache per GPU at the longest context"
-
-
-def _memory_capacity(c: Claim, ctx: Ctx):
-    sc = ctx.scenario
-    cap = sc.hardware.hbm_capacity_bytes
-    usable = cap * (1 - sc.requirements.memory_reserve_fraction)
-    if abs(c.claimed_value - usable) <= c.rounding + 1e-6:
-        return usable, "the GPU memory less the runtime reserve"
-    return cap, "the GPU memory the plan states"
-
-
-def _memory_free(c: Claim, ctx: Ctx):
-    cap = ctx.scenario.hardware.hbm_capacity_bytes
-    used = used_bytes(ctx)
-    return cap - used, (f"free memory: {show(cap, 'bytes')} - {show(used, 'bytes')} used = "
-                        f"{show(cap - used, 'bytes')} per GPU (compared as free memory, not usage)")
-
-
-def _bandwidth_utilization(c: Claim, ctx: Ctx):
-    bu = ctx.scenario.hardware.bandwidth_utilization
-    return bu, (f"the memory-bandwidth utilisation the estimate assumes ({sig(bu * 100)}%, an "
-                f"input); not the memory-capacity utilisation")
-
-
-def _memory_utilization(c: Claim, ctx: Ctx):
-    used = used_bytes(ctx)
-    cap = ctx.scenario.hardware.hbm_capacity_bytes
-    with_reserve = sum(ctx.est.memory_bytes.values()) / cap * 100
-    return used / cap, (f"ours {show(used, 'bytes')} used / {show(cap, 'bytes')} = "
-                        f"{sig(used / cap * 100)}% ({sig(with_reserve)}% with the runtime "
-                        f"reserve); the plan's figure follows from its memory per GPU")
-
-
 # ---------------------------------------------------------------------------- times, throughputs
 
 def _ttft(c: Claim, ctx: Ctx):
@@ -260,17 +168,32 @@ def _throughput(c: Claim, ctx: Ctx):
 
 # ---------------------------------------------------------------------------- requirements, ticks
 
+def _no_target(what: str, ctx: Ctx) -> NotCheckable:
+    return NotCheckable(f"needs a {what} target to compare with, and none is stated in "
+                        + where_stated("requirements", ctx.from_card))
+
+
 def _ttft_target(c: Claim, ctx: Ctx):
     if ctx.scenario.requirements.ttft_s is None:
-        raise NotCheckable("the plan's requirements state no TTFT target")
-    return ctx.scenario.requirements.ttft_s, "the TTFT requirement"
+        raise _no_target("TTFT", ctx)
+    return ctx.scenario.requirements.ttft_s, "compared as a target: the TTFT requirement"
+
+
+def _tpot_target(c: Claim, ctx: Ctx):
+    if ctx.scenario.requirements.tpot_s is None:
+        raise _no_target("TPOT", ctx)
+    return ctx.scenario.requirements.tpot_s, "compared as a target: the TPOT requirement"
 
 
 def _throughput_target(c: Claim, ctx: Ctx):
     t = ctx.scenario.requirements.throughput_tokens_per_s_per_gpu
     if t is None:
-        raise NotCheckable("the plan's requirements state no throughput target")
-    return t, "the throughput requirement (per GPU)"
+        raise _no_target("throughput", ctx)
+    if c.reading is not None and c.reading.scope == "total" and ctx.strategy is not None:
+        n = ctx.strategy.gpus
+        return t * n, (f"compared as a target over all GPUs: the throughput requirement "
+                       f"{show(t, 'tokens/s')} per GPU x {n} GPUs")
+    return t, "compared as a target: the throughput requirement (per GPU)"
 
 
 def _memory_fits(c: Claim, ctx: Ctx):
@@ -282,7 +205,7 @@ def _memory_fits(c: Claim, ctx: Ctx):
 def _ttft_met(c: Claim, ctx: Ctx):
     r = ctx.scenario.requirements
     if r.ttft_s is None:
-        raise NotCheckable("the plan's requirements state no TTFT target")
+        raise _no_target("TTFT", ctx)
     return bool(ctx.row["check_ttft"]), (f"ours {fmt.seconds(float(ctx.row['ttft_s']))} "
                                          f"against {fmt.seconds(r.ttft_s)}")
 
@@ -290,7 +213,7 @@ def _ttft_met(c: Claim, ctx: Ctx):
 def _tpot_met(c: Claim, ctx: Ctx):
     r = ctx.scenario.requirements
     if r.tpot_s is None:
-        raise NotCheckable("the plan's requirements state no TPOT target")
+        raise _no_target("TPOT", ctx)
     return bool(ctx.row["check_tpot"]), (f"ours {fmt.seconds(float(ctx.row['tpot_max_s']))}"
                                          f" against {fmt.seconds(r.tpot_s)}")
 
@@ -298,7 +221,7 @@ def _tpot_met(c: Claim, ctx: Ctx):
 def _throughput_met(c: Claim, ctx: Ctx):
     t = ctx.scenario.requirements.throughput_tokens_per_s_per_gpu
     if t is None:
-        raise NotCheckable("the plan's requirements state no throughput target")
+        raise _no_target("throughput", ctx)
     v = float(ctx.row[f"min_{S.THROUGHPUT_COLUMNS[ctx.kind]}"])
     return bool(ctx.row["check_throughput"]), (f"ours {show(v, 'tokens/s')} per GPU "
                                                f"({ctx.kind}) against {show(t, 'tokens/s')}")
@@ -320,7 +243,9 @@ def _degrees_valid(c: Claim, ctx: Ctx):
 
 def _unverifiable(c: Claim, ctx: Ctx):
     raise NotCheckable("a tick with no number and no requirement behind it: nothing "
-                       "measurable to check" + _unverifiable_hint(c, ctx))
+                       "measurable to check; needs a figure on the line, or a requirement in "
+                       + where_stated("requirements", ctx.from_card) + ", that the tick "
+                       "refers to" + _unverifiable_hint(c, ctx))
 
 
 def _unverifiable_hint(c: Claim, ctx: Ctx) -> str:
@@ -342,11 +267,9 @@ _OURS = {
     "ep_degree": _degree, "tp_degree": _degree, "pp_degree": _degree,
     "num_experts": _num_experts, "top_k": _top_k, "expert_gpus": _expert_gpus,
     "experts_per_gpu": _experts_per_gpu, "experts_per_rank": _experts_per_rank,
-    "layers_per_stage": _layers_per_stage, "memory_per_gpu": _memory_per_gpu,
-    "kv_cache_per_gpu": _kv_cache_per_gpu, "memory_capacity": _memory_capacity,
-    "memory_utilization": _memory_utilization, "memory_free": _memory_free,
-    "bandwidth_utilization": _bandwidth_utilization, "prefill_time": _ttft, "ttft": _ttft,
-    "tpot": _tpot, "ttft_target": _ttft_target, "throughput_target": _throughput_target,
+    "layers_per_stage": _layers_per_stage, **MEMORY_OURS,
+    "prefill_time": _ttft, "ttft": _ttft, "tpot": _tpot, "ttft_target": _ttft_target,
+    "tpot_target": _tpot_target, "throughput_target": _throughput_target,
     "throughput_total": _throughput, "throughput_per_gpu": _throughput,
     "expert_utilization": _expert_utilization, "memory_fits": _memory_fits,
     "ttft_met": _ttft_met, "tpot_met": _tpot_met, "throughput_met": _throughput_met,

@@ -42,13 +42,23 @@ QUANTITIES: dict[str, Quantity] = {
                                  ("model", "layout")),
     "memory_per_gpu": Quantity("memory per GPU", "bytes", 0.10,
                                ("model", "workload", "layout", "estimate")),
+    "memory_total": Quantity("memory, all GPUs", "bytes", 0.10,
+                             ("model", "workload", "layout", "estimate")),
+    "weights_per_gpu": Quantity("weights per GPU", "bytes", 0.10,
+                                ("model", "workload", "layout", "estimate")),
+    "weights_total": Quantity("weights of the model", "bytes", 0.10, ("model",)),
     "kv_cache_per_gpu": Quantity("KV cache per GPU", "bytes", 0.10,
                                  ("model", "workload", "layout", "estimate")),
+    "activations_per_gpu": Quantity("activation memory per GPU", "bytes", 0.10,
+                                    ("model", "workload", "layout", "estimate")),
+    "kv_cache_total": Quantity("KV cache, all GPUs", "bytes", 0.10,
+                               ("model", "workload", "layout", "estimate")),
     "memory_capacity": Quantity("GPU memory (restated)", "bytes", 0.0, ("hardware",)),
     "memory_free": Quantity("free memory per GPU (headroom)", "bytes", 0.10,
                             ("hardware", "model", "workload", "layout", "estimate")),
     "bandwidth_utilization": Quantity("memory-bandwidth utilisation (an input)", "fraction",
                                       0.0, ("hardware",)),
+    "mfu": Quantity("compute utilisation, MFU (an input)", "fraction", 0.0, ("hardware",)),
     "memory_utilization": Quantity("memory utilisation", "fraction", 0.10,
                                    ("hardware", "model", "workload", "layout", "estimate")),
     "prefill_time": Quantity("prefill time of the batch", "s", 0.10,
@@ -58,6 +68,7 @@ QUANTITIES: dict[str, Quantity] = {
     "tpot": Quantity("TPOT", "s", 0.10,
                      ("hardware", "model", "workload", "layout", "estimate")),
     "ttft_target": Quantity("TTFT target (restated)", "s", 0.0, ("requirements",)),
+    "tpot_target": Quantity("TPOT target (restated)", "s", 0.0, ("requirements",)),
     "throughput_total": Quantity("throughput, all GPUs", "tokens/s", 0.10,
                                  ("hardware", "model", "workload", "layout", "estimate")),
     "throughput_per_gpu": Quantity("throughput per GPU", "tokens/s", 0.10,
@@ -82,6 +93,70 @@ QUANTITIES: dict[str, Quantity] = {
 }
 
 
+#: What kind of statement a claim is (:mod:`.classify`), as a person reads it.
+KINDS = {
+    "target": "a target (a requirement restated)",
+    "achieved": "an achieved or expected value",
+    "capacity": "a capacity (what the GPU has)",
+    "usage": "a usage (what the plan puts in memory)",
+    "free": "free memory (capacity less usage)",
+    "mfu": "a utilisation of compute (MFU)",
+    "bandwidth_utilization": "a utilisation of memory bandwidth",
+    "capacity_utilization": "a utilisation of memory capacity",
+    "expert_share": "a share of the experts a token activates",
+    "restated": "a count of the model or layout",
+    "check": "a tick",
+}
+#: What a memory claim counts.
+COUNTS = {"weights": "weights only", "expert_weights": "expert weights only",
+          "non_expert_weights": "non-expert weights only", "kv_cache": "KV cache only",
+          "total": "everything (weights, KV cache, activations, buffers), without the runtime "
+                   "reserve",
+          "total_with_reserve": "everything, with the runtime reserve"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a claim is read before it is judged: its kind (:data:`KINDS`), its scope
+    ("per_gpu", "total" or "" where neither applies) and, for memory, what it counts
+    (:data:`COUNTS`, "" otherwise)."""
+
+    kind: str
+    scope: str = ""
+    counts: str = ""
+
+    def text(self) -> str:
+        """"a usage, per GPU, weights only"."""
+        out = [KINDS[self.kind]]
+        if self.scope:
+            out.append("per GPU" if self.scope == "per_gpu" else "all GPUs together")
+        if self.counts:
+            out.append(COUNTS[self.counts])
+        return ", ".join(out)
+
+    def short(self) -> str:
+        """"usage, per GPU, weights" (a table cell)."""
+        out = [_SHORT.get(self.kind, self.kind)]
+        if self.scope:
+            out.append("per GPU" if self.scope == "per_gpu" else "total")
+        if self.counts:
+            out.append(_SHORT_COUNTS[self.counts])
+        return ", ".join(out)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "scope": self.scope, "counts": self.counts,
+                "text": self.text()}
+
+
+_SHORT = {"bandwidth_utilization": "bandwidth utilisation",
+          "capacity_utilization": "capacity utilisation", "expert_share": "expert share",
+          "mfu": "MFU", "restated": "count", "check": "tick"}
+_SHORT_COUNTS = {"weights": "weights", "expert_weights": "expert weights",
+                 "non_expert_weights": "non-expert weights", "kv_cache": "KV cache",
+                 "activations": "activations", "total": "all, no reserve",
+                 "total_with_reserve": "all + reserve"}
+
+
 @dataclass(frozen=True)
 class Claim:
     """One number (or one tick) the plan states, in SI units.
@@ -103,6 +178,7 @@ class Claim:
     detail: str = ""                 # reading notes (a throughput kind, a tick's topic)
     bound: str = ""                  # "upper" for an achieved value written "<6 s" (at most)
     ticked: bool | None = None       # a tick on the line (leading or trailing), None if none
+    reading: Reading | None = None   # set by :func:`.classify.classify` before judging
 
 
 @dataclass(frozen=True)
@@ -121,7 +197,9 @@ class Verdict:
         return {"section": c.section, "line_no": c.line_no, "text": c.text,
                 "quantity": c.quantity, "label": QUANTITIES[c.quantity].label,
                 "claimed_value": c.claimed_value, "unit": c.unit, "printed": c.printed,
-                "approximate": c.approximate, "status": self.status, "ours": self.ours,
+                "approximate": c.approximate,
+                "reading": c.reading.as_dict() if c.reading else None,
+                "status": self.status, "ours": self.ours,
                 "ours_text": show(self.ours, c.unit), "error": self.error,
                 "tolerance": self.tolerance, "why": self.why}
 

@@ -85,8 +85,11 @@ def _header_md(res: AuditResult, opts: E.Options, add) -> None:
     layout = f"`{res.strategy.label()}` on {res.strategy.gpus} GPUs" if res.strategy else \
         "(no layout could be read)"
     add(f"# Audit of the plan `{res.plan_path}`\n")
-    add(f"Every number the plan states is re-derived by MoEPlan's model for **the plan's own "
-        f"layout**, {layout}, and judged within the tolerance given for its quantity "
+    add(f"Every number the plan states is first classified (\"read as\": a target, an achieved "
+        f"value, a capacity, a usage, free memory, a utilisation of compute, of memory bandwidth "
+        f"or of memory capacity; per GPU or total; for memory, what it counts), then re-derived "
+        f"by MoEPlan's model for **the plan's own layout**, {layout}, on the same definition, "
+        f"and judged within the tolerance given for its quantity "
         f"(counts exact; memory, times, throughputs and parameter counts ±10%, plus half a unit "
         f"of the last digit the plan printed). Estimate: {opts.describe()}.\n")
     n = res.counts()
@@ -133,10 +136,11 @@ def _claims_md(res: AuditResult, add) -> None:
             float(c.claimed_value), float(v.ours), c.unit)
         mark = {"confirmed": "confirmed", "wrong": "**wrong**",
                 "not checkable": "not checkable"}[v.status]
-        rows.append([c.line_no, _cell(c.section), _cell(q.label), _cell(plan_v),
+        rows.append([c.line_no, _cell(c.section), _cell(q.label),
+                     c.reading.short() if c.reading else "", _cell(plan_v),
                      _cell(show(v.ours, c.unit)), err, v.tolerance, mark])
-    add(md_table(rows, ["line", "section", "claim", "plan", "ours", "error", "tolerance",
-                        "verdict"], "rlllllll"))
+    add(md_table(rows, ["line", "section", "claim", "read as", "plan", "ours", "error",
+                        "tolerance", "verdict"], "rllllllll"))
     add("")
     add("Why, claim by claim:\n")
     for v in res.verdicts:
@@ -193,20 +197,22 @@ def render_audit(res: AuditResult, opts: E.Options | None = None) -> str:
 
 
 def verdict_table(res: AuditResult) -> pd.DataFrame:
-    """One row per claim: line, section, claim, the plan's value, ours, error, verdict."""
+    """One row per claim: line, section, claim, how it was read (:mod:`.classify`), the plan's
+    value, ours, error, verdict."""
     rows = []
     for v in res.verdicts:
         c = v.claim
         q = QUANTITIES[c.quantity]
         rows.append({"line": c.line_no, "section": c.section, "claim": q.label,
+                     "read as": c.reading.short() if c.reading else "",
                      "plan": show(c.claimed_value, c.unit) if q.unit == "check"
                      else (c.printed or show(c.claimed_value, c.unit)),
                      "ours": show(v.ours, c.unit),
                      "error": "" if v.status != "wrong" or v.error is None
                      else error_text(float(c.claimed_value), float(v.ours), c.unit),
                      "verdict": v.status})
-    return pd.DataFrame(rows, columns=["line", "section", "claim", "plan", "ours", "error",
-                                       "verdict"])
+    return pd.DataFrame(rows, columns=["line", "section", "claim", "read as", "plan", "ours",
+                                       "error", "verdict"])
 
 
 def findings_table(res: AuditResult) -> pd.DataFrame:
