@@ -63,9 +63,8 @@ def test_chapter_runs_with_other_parameters(name, label, params, tmp_path, monke
 
 
 #: Chapters whose prose reads its numbers from the run's parameters (issue 15): re-run with
-#: another model or GPU, no sentence may name the default one. (11 and the other chapters: not
-#: yet.)
-PROSE_FROM_PARAMETERS = {"02_memory", "12_data_parallelism"}
+#: another model or GPU, no sentence may name the default one (the other chapters: not yet).
+PROSE_FROM_PARAMETERS = {"02_memory", "11_pipeline_parallelism", "12_data_parallelism"}
 
 
 def _default_names(name: str, params: dict) -> list[str]:
