@@ -133,3 +133,13 @@ def test_readable_converts_units_by_name():
     out = T.readable(df)
     assert list(out.columns) == ["total_GB", "ttft_ms", "decode_tokens_per_ms_per_gpu"]
     assert out.iloc[0].tolist() == [2.5, 12.3, 12.3]
+
+
+def test_readable_shows_fractions_as_percent():
+    import pandas as pd
+    df = pd.DataFrame({"kv_read_share": [0.61503], "bubble_fraction": [0.000123],
+                       "memory_utilization": [0.949], "prefill_mfu": [0.5]})
+    out = T.readable(df)
+    assert list(out.columns) == ["kv_read_share_pct", "bubble_pct", "memory_utilization_pct",
+                                 "prefill_mfu_pct"]
+    assert out.iloc[0].tolist() == [61.5, 0.0123, 94.9, 50.0]

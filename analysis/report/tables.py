@@ -361,6 +361,11 @@ def _units(bytes_unit: str) -> tuple[tuple[str, str, float], ...]:
         ("_bytes_per_gpu", f"_{bytes_unit}_per_gpu", b),
         ("_bytes", f"_{bytes_unit}", b),
         ("_s", "_ms", 1e3),
+        # fractions read as percentages: 0.615 -> 61.5 (pandas would print 0.6150 or 0.000123)
+        ("_share", "_share_pct", 100.0),
+        ("_fraction", "_pct", 100.0),
+        ("_utilization", "_utilization_pct", 100.0),
+        ("_mfu", "_mfu_pct", 100.0),
     )
 
 
@@ -378,8 +383,9 @@ def _sig(x: float, digits: int) -> float:
 def readable(df: pd.DataFrame, digits: int = 3, bytes_unit: str = "GB") -> pd.DataFrame:
     """A copy for people: SI columns converted by the unit in their name (``_bytes`` ->
     ``bytes_unit``, ``_s`` -> ms, ``_flops_per_s`` -> TFLOP/s, ``_bytes_per_s`` -> GB/s,
-    ``_tokens_per_s_per_gpu`` -> tokens/ms, ``flops`` -> GFLOP, params -> millions), renamed
-    accordingly, and floats rounded to ``digits`` significant figures."""
+    ``_tokens_per_s_per_gpu`` -> tokens/ms, ``flops`` -> GFLOP, params -> millions, fractions
+    (``_share``, ``_fraction``, ``_utilization``, ``_mfu``) -> percent), renamed accordingly, and
+    floats rounded to ``digits`` significant figures."""
     units = _units(bytes_unit)
     out = df.copy()
     renames = {}
