@@ -10,11 +10,16 @@ import pytest
 from analysis import estimate as E
 from analysis.cli import main
 from analysis.estimate import serving as SV
-from analysis.inputs import Requirements, Scenario, Strategy, Workload
+from analysis.inputs import Calibration, Requirements, Scenario, Strategy, Workload
 from analysis.simulate import cost as C
 from analysis.simulate.engine import EngineCaps, run_replica
 from analysis.simulate.metrics import run_metrics, weighted_percentile
-from analysis.simulate.profiles import list_engines, load_profile
+from analysis.simulate.profiles import (
+    list_engines,
+    load_profile,
+    trtllm_bench_caps,
+    trtllm_bench_max_requests,
+)
 from analysis.simulate.run import simulate_run
 from analysis.simulate.workload import Requests
 from tests.toys import BALANCED, TOY_CHIP, TOY_MOE
@@ -395,3 +400,40 @@ def test_a_sliding_window_model_runs():
                         "engine": "vllm", "workload": {"isl": 2048, "osl": 64, "arrival": {
                             "kind": "burst", "num_requests": 8}}})
     assert out["gpus"] == 1 and out["ttft_ms_mean"] > 0
+
+
+# ------------------------------------------------------------------ batch-priced decode attention
+
+@pytest.mark.parametrize("seqs", [1, 7, 300, 3000])
+def test_decode_attention_is_priced_at_the_batch_size_efficiency(seqs):
+    """Calibrated curves saturate in op size (bytes per layer, GEMM rows): B decode sequences'
+    attention must cost the op priced for all B at once, not B times one sequence's small,
+    inefficient op. The tables' slope and intercept reproduce ``stage_ops`` at B exactly
+    (the op is linear in B, the curve ``e_max x / (x + x_half)``)."""
+    cal = Calibration(compute_max=0.5, compute_half_tokens=64.0, memory_max=0.8,
+                      memory_half_bytes=2e6, op_overhead_s=0.0)
+    hw = dataclasses.replace(TOY_CHIP, calibration=cal)
+    s = Strategy.parse("tp=2,ep=2")
+    opts = E.Options(mode="calibrated")
+    t = C.iteration_cost_tables(hw, TOY_MOE, s, opts, 4096, 2048)
+    ctx = 1500.0
+    op = E.stage_ops(hw, TOY_MOE, E.Layouts.from_strategies([s]), opts,
+                     seqs_per_group=float(seqs * s.dp_attn), query_tokens_per_seq=1,
+                     phase="decode", context_tokens=ctx)["attention_core"]
+    compute_s, memory_s = t.decode_attention(seqs, ctx)
+    assert compute_s == pytest.approx(float(op.compute_s[0]), rel=1e-9)
+    assert memory_s == pytest.approx(float(op.memory_s[0]), rel=1e-9)
+
+
+def test_trtllm_bench_heuristic_by_hand():
+    """``finetune_setting`` of trtllm-bench (tuning.py, stored copy), worked by hand."""
+    # 0.95 * (80 - 40) GB / (100 kB per token * 1000 tokens) = 380 requests
+    assert trtllm_bench_max_requests(80e9, 40e9, 1e5, 500, 500) == pytest.approx(380.0)
+    # 1000 requests, 128/128: bs 1000 -> 1024 (step 128); tokens 1000 * 2 = 2000 -> 2048 (min)
+    assert trtllm_bench_caps(1000, 128, 128) == (1024, 2048)
+    # 9000 requests, 500/2000: bs min(9000, 4096) = 4096; tokens 4096 * 1.25 = 5120 (step 512)
+    assert trtllm_bench_caps(9000, 500, 2000) == (4096, 5120)
+    # 100 requests, 2048/128: bs 100 -> 128 (step 32); tokens 100 * 17 = 1700 -> 2048 (min)
+    assert trtllm_bench_caps(100, 2048, 128) == (128, 2048)
+    # pp 2 halves the batch: 3000 / 2 = 1500 -> 1536 (step 256); 1500 * 2 = 3000 -> 3072
+    assert trtllm_bench_caps(3000, 128, 128, pp=2) == (1536, 3072)

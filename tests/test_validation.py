@@ -19,11 +19,11 @@ from analysis.validation import run as V
 # Guard thresholds: median |pred/meas - 1| on held-out cases, per metric kind, every case
 # predicted as the benchmark ran (simulator for offline and closed-loop runs, closed form for
 # one static batch) with the bounded fit. Set from what is reached (calibrated held-out:
-# TTFT 13.1%, TPOT 6.4%, e2e 11.0%, throughput 40.0%; derated 21.2%, 49.9%, 46.5%, 24.6%)
-# times 1.25, rounded up. Throughput misses the 15% aim: offline runs in the simulator
-# come out slower than the closed-form surrogate the fit uses (README, accuracy).
-CALIBRATED_MAX_MEDIAN = {"TTFT": 0.17, "TPOT": 0.08, "e2e": 0.14, "throughput": 0.50}
-DERATED_MAX_MEDIAN = {"TTFT": 0.27, "TPOT": 0.63, "e2e": 0.59, "throughput": 0.31}
+# TTFT 13.1%, TPOT 6.4%, e2e 11.0%, throughput 13.6%; derated 21.2%, 49.9%, 46.5%, 26.6%)
+# times 1.25, rounded up. Throughput came down from 40% when the offline trtllm-bench runs got
+# their dataset sizes and build caps and the decode attention its batch-size efficiency.
+CALIBRATED_MAX_MEDIAN = {"TTFT": 0.17, "TPOT": 0.08, "e2e": 0.14, "throughput": 0.17}
+DERATED_MAX_MEDIAN = {"TTFT": 0.27, "TPOT": 0.63, "e2e": 0.59, "throughput": 0.34}
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,17 @@ How an iteration is priced (the busiest attention-DP rank, ranks in lockstep):
   priced by ``stage_ops`` in one forward, so each weight is read once for prefill and decode
   tokens alike. ``seqs_per_group = dp_attn * T``: every rank padded to the busiest rank's
   tokens, as vLLM (``get_dp_padding``) and SGLang (``prepare_mlp_sync_batch``) do.
-* **Attention core**: a decode sequence at context c costs ``compute_d(c)`` and
-  ``memory_d(c)``; a prefill chunk of tokens ``[p, p + n)`` costs ``C(p + n) - C(p)`` where
-  ``C(S)`` is the cost of a whole causal prompt of S tokens (so a chunk attends to everything
-  before it). The op's time is ``max(sum compute, sum memory)`` on each rank.
+* **Attention core**: B decode sequences at mean context c cost ``B * compute_d(c) +
+  compute_0(c)`` and ``B * memory_d(c) + memory_0(c)``: the op is priced for the whole batch
+  (its FLOPs and bytes), and a size-dependent efficiency ``e_max * x / (x + x_half)`` makes
+  ``work / (peak * e(x))`` affine in the batch, ``(work + x_half * work per unit) / (peak *
+  e_max)``. The tables keep the slope and the intercept, taken from the op priced at 1 and at
+  :data:`DECODE_REFERENCE_SEQS` sequences per rank (exact: the op is linear in the batch). One
+  sequence priced alone and multiplied by B would take the small op's efficiency for the
+  batch's (at 3,000 sequences 5-20x too slow in calibrated mode). A prefill chunk of tokens
+  ``[p, p + n)`` costs ``C(p + n) - C(p)`` where ``C(S)`` is the cost of a whole causal
+  prompt of S tokens (so a chunk attends to everything before it). The op's time is
+  ``max(sum compute, sum memory)`` on each rank.
 * **Head**: logits for every sequence scheduled on the rank.
 * stage time = token-linear ops + max over ranks (attention core + head); an iteration is
   ``pp`` stage times (a token passes every stage), as in ``analysis.serving``.
@@ -51,6 +58,9 @@ from analysis.inputs.types import (
 #: Label prefix -> degree, as :func:`analysis.inputs.layout_label` prints them.
 _LABEL_DEGREES = {"tp": "tp", "dp_attn": "dp_attn", "etp": "etp", "ep": "ep", "pp": "pp",
                   "dp": "dp", "mb": "microbatches", "re": "redundant_experts"}
+
+#: Sequences per rank of the second decode-attention pricing (slope and intercept in the batch).
+DECODE_REFERENCE_SEQS = 1024
 
 #: Ops priced as functions of the tokens through the stage only.
 TOKEN_LINEAR_OPS = tuple(o for o in E.OPS if o not in ("attention_core", "head"))
@@ -210,8 +220,10 @@ class CostTables:
     """Iteration cost tables of one layout (seconds, per GPU of the busiest rank, one stage).
 
     ``linear_s[i]``: token-linear ops for ``tokens[i]`` tokens per rank.
-    ``decode_compute_s[j]``, ``decode_memory_s[j]``: attention core of one decode sequence at
-    context ``context[j]``. ``prefill_compute_s[j]``, ``prefill_memory_s[j]``: attention core
+    ``decode_compute_s[j]``, ``decode_memory_s[j]``: attention core per decode sequence at
+    context ``context[j]`` (slope in the batch); ``decode_compute_fixed_s[j]``,
+    ``decode_memory_fixed_s[j]``: the batch-independent part (intercept; 0 when the efficiency
+    does not depend on size). ``prefill_compute_s[j]``, ``prefill_memory_s[j]``: attention core
     of a whole causal prompt of ``context[j]`` tokens. ``head_s[i]``: logits of ``tokens[i]``
     sequences. ``attention_overhead_s``: fixed per-op cost of the attention core (calibrated
     mode only). ``pp``: stage times per iteration.
@@ -227,9 +239,12 @@ class CostTables:
     prefill_memory_s: list[float]
     attention_overhead_s: float
     pp: int
-    #: (compute intercept, slope, memory intercept, slope) per sequence when the decode
-    #: tables are affine in context (no sliding window): priced without interpolation
-    decode_affine: tuple[float, float, float, float] | None = None
+    decode_compute_fixed_s: list[float] | None = None
+    decode_memory_fixed_s: list[float] | None = None
+    #: (intercept, slope in context) of the four decode tables (compute and memory per
+    #: sequence, compute and memory fixed) when all are affine in context (no sliding
+    #: window): priced without interpolation
+    decode_affine: tuple[float, ...] | None = None
 
     def linear(self, tokens: float) -> float:
         """Token-linear ops of ``tokens`` tokens on the busiest rank, seconds."""
@@ -240,14 +255,21 @@ class CostTables:
 
     def decode_attention(self, seqs: float, mean_context: float) -> tuple[float, float]:
         """(compute s, memory s) of the attention core of ``seqs`` decode sequences at a mean
-        context (linear in context: exact without sliding windows)."""
+        context: ``seqs * per-sequence + fixed`` (linear in context: exact without sliding
+        windows)."""
         if seqs <= 0:
             return 0.0, 0.0
+        x = mean_context
         if self.decode_affine is not None:
-            c0, c1, m0, m1 = self.decode_affine
-            return seqs * (c0 + c1 * mean_context), seqs * (m0 + m1 * mean_context)
-        return (seqs * _interp(self.context, self.decode_compute_s, mean_context),
-                seqs * _interp(self.context, self.decode_memory_s, mean_context))
+            c0, c1, m0, m1, fc0, fc1, fm0, fm1 = self.decode_affine
+            return (seqs * (c0 + c1 * x) + fc0 + fc1 * x,
+                    seqs * (m0 + m1 * x) + fm0 + fm1 * x)
+        fc = _interp(self.context, self.decode_compute_fixed_s, x) \
+            if self.decode_compute_fixed_s else 0.0
+        fm = _interp(self.context, self.decode_memory_fixed_s, x) \
+            if self.decode_memory_fixed_s else 0.0
+        return (seqs * _interp(self.context, self.decode_compute_s, x) + fc,
+                seqs * _interp(self.context, self.decode_memory_s, x) + fm)
 
     def prefill_attention(self, start: float, end: float) -> tuple[float, float]:
         """(compute s, memory s) of the attention core of a prompt chunk of positions
@@ -287,32 +309,46 @@ def iteration_cost_tables(hw: Hardware, model: Model, strategy: Strategy, opts: 
         # the sliding-window terms take one context at a time: a coarser grid, scalar calls
         ctx = token_grid(max(int(max_context_tokens), 2), points=24)
         cols = [_attention_core(hw, model, s, opts, float(c)) for c in ctx]
-        dec_c, dec_m, pre_c, pre_m, over = (np.array(x) for x in zip(*cols, strict=True))
+        dec_c, dec_m, fix_c, fix_m, pre_c, pre_m, over = (np.array(x) for x in zip(*cols,
+                                                                                 strict=True))
     else:
-        dec_c, dec_m, pre_c, pre_m, over = _attention_core(hw, model, s, opts, ctx)
+        dec_c, dec_m, fix_c, fix_m, pre_c, pre_m, over = _attention_core(hw, model, s, opts,
+                                                                         ctx)
     pre_c = np.where(ctx > 0, pre_c, 0.0)
     pre_m = np.where(ctx > 0, pre_m, 0.0)
     return CostTables(tok.tolist(), linear.tolist(), head.tolist(), ctx.tolist(),
                       dec_c.tolist(), dec_m.tolist(), pre_c.tolist(), pre_m.tolist(),
-                      float(np.max(over)), int(s.pp), _affine(ctx, dec_c, dec_m))
+                      float(np.max(over)), int(s.pp), fix_c.tolist(), fix_m.tolist(),
+                      _affine(ctx, dec_c, dec_m, fix_c, fix_m))
 
 
 def _attention_core(hw: Hardware, model: Model, s: Strategy, opts: E.Options, ctx):
-    """Attention core per rank at context(s) ``ctx``: one decode sequence (compute s, memory
-    s) and one whole causal prompt of ``ctx`` tokens (compute s, memory s), and the op's
+    """Attention core per rank at context(s) ``ctx``: decode sequences (compute and memory,
+    seconds per sequence and fixed, from the op priced at 1 and at K =
+    :data:`DECODE_REFERENCE_SEQS` sequences: ``slope = (t_K - t_1) / (K - 1)``, ``fixed = t_1
+    - slope``), one whole causal prompt of ``ctx`` tokens (compute s, memory s), and the op's
     fixed cost."""
     n = len(np.atleast_1d(ctx))
     lay = E.Layouts.from_strategies([s] * n)
-    dec = E.stage_ops(hw, model, lay, opts, seqs_per_group=float(s.dp_attn),
-                      query_tokens_per_seq=1, phase="decode", context_tokens=ctx)["attention_core"]
+    k = DECODE_REFERENCE_SEQS
+
+    def decode(seqs: int):
+        return E.stage_ops(hw, model, lay, opts, seqs_per_group=float(s.dp_attn * seqs),
+                           query_tokens_per_seq=1, phase="decode",
+                           context_tokens=ctx)["attention_core"]
+
+    one, many = decode(1), decode(k)
+    slope_c = (many.compute_s - one.compute_s) / (k - 1)
+    slope_m = (many.memory_s - one.memory_s) / (k - 1)
+    fix_c, fix_m = one.compute_s - slope_c, one.memory_s - slope_m
     pre = E.stage_ops(hw, model, lay, opts, seqs_per_group=float(s.dp_attn),
                       query_tokens_per_seq=np.maximum(ctx, 1.0) if n > 1 else max(ctx, 1.0),
                       phase="prefill")["attention_core"]
-    over = np.asarray(dec.overhead_s) + np.zeros(n)
+    over = np.asarray(one.overhead_s) + np.zeros(n)
+    cols = (slope_c, slope_m, fix_c, fix_m, pre.compute_s, pre.memory_s)
     if n == 1 and np.ndim(ctx) == 0:
-        return (float(dec.compute_s[0]), float(dec.memory_s[0]), float(pre.compute_s[0]),
-                float(pre.memory_s[0]), float(over[0]))
-    return dec.compute_s, dec.memory_s, pre.compute_s, pre.memory_s, over
+        return (*(float(np.asarray(x)[0]) for x in cols), float(over[0]))
+    return (*cols, over)
 
 
 def _affine(x: np.ndarray, *ys: np.ndarray) -> tuple[float, ...] | None:

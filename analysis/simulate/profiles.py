@@ -9,6 +9,7 @@ the user's overrides. An unknown engine gets ``generic`` and an assumption line.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -227,3 +228,44 @@ def _build(m: Mapping[str, Any], name: str, version: str, source: str) -> Engine
         block_size_tokens=integer("block_size_tokens"),
         dp_assignment=choice("dp_assignment", ASSIGNMENT),
         source=" ".join(str(source).split()))
+
+
+def trtllm_bench_max_requests(capacity_bytes: float, weights_bytes: float,
+                              kv_bytes_per_token: float, isl: int, osl: int,
+                              kv_fraction: float = 0.95) -> float:
+    """Requests whose whole KV fits, as ``trtllm-bench build`` estimates it (per GPU, which
+    equals its sum over the ``tp * pp`` GPUs when weights and KV heads split evenly):
+
+    ``requests = kv_fraction * (capacity - weights) / (kv_bytes_per_token * (isl + osl))``
+
+    with ``kv_fraction`` = 0.95 (``calc_engine_setting``, ``tensorrt_llm/bench/build/
+    tuning.py``, stored copy, version not pinned; serving-engines.md, "trtllm-bench
+    heuristic"). Bytes are per GPU; ``kv_bytes_per_token`` is one token's KV on one GPU."""
+    return kv_fraction * (capacity_bytes - weights_bytes) / (kv_bytes_per_token * (isl + osl))
+
+
+def trtllm_bench_caps(max_requests: float, isl: int, osl: int, pp: int = 1) -> tuple[int, int]:
+    """``(max_batch_size, max_num_tokens)`` that ``trtllm-bench build --dataset`` gives an
+    engine (``finetune_setting``, ``tensorrt_llm/bench/build/tuning.py``, stored copy):
+
+    * ``bs = min(max_requests, 4096) / pp``, rounded up to a multiple of 32 (at least 64)
+      below 256, of 128 below 1024, else of 256;
+    * ``tokens = min(bs * (1 + isl / osl), 32768)`` (``bs`` before rounding), rounded up to a
+      multiple of 256 (at least 2048) below 4096, of 512 below 8192, else of 1024.
+
+    Example: 1,000 requests, 128/128, pp 1 -> bs 1024, tokens 2000 -> (1024, 2048)."""
+    raw_bs = min(max_requests, 4096) / pp
+    raw_tokens = min(raw_bs * (1 + isl / osl), 32768)
+    if raw_bs < 256:
+        bs = max(64, 32 * math.ceil(raw_bs / 32))
+    elif raw_bs < 1024:
+        bs = 128 * math.ceil(raw_bs / 128)
+    else:
+        bs = 256 * math.ceil(raw_bs / 256)
+    if raw_tokens < 4096:
+        tokens = max(2048, 256 * math.ceil(raw_tokens / 256))
+    elif raw_tokens < 8192:
+        tokens = 512 * math.ceil(raw_tokens / 512)
+    else:
+        tokens = 1024 * math.ceil(raw_tokens / 1024)
+    return int(bs), int(tokens)

@@ -76,6 +76,12 @@ SERVING_METRICS = (("ttft_ms_mean", "TTFT", "ttft_ms_mean"),
 
 #: trtllm-bench dataset size when the row does not give it (an assumption, stated per case).
 OFFLINE_REQUESTS = 1000
+#: trtllm-bench dataset sizes of the TensorRT-LLM 0.17 perf-overview runs, by (isl, osl):
+#: its "Preparing a Dataset" table ($num_requests), docs/source/performance/perf-overview.md
+#: at v0.17.0.
+TRTLLM_V017_REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500,
+                        (2048, 128): 3000, (2048, 2048): 1500, (5000, 500): 1500,
+                        (1000, 1000): 3000, (500, 2000): 3000, (20000, 2000): 1000}
 
 
 def serving_split(key: str) -> str:
@@ -198,15 +204,37 @@ def _serving_case_rows() -> tuple[list[dict], list[dict]]:
     return cases, skipped
 
 
+def trtllm_bench_engine(r: dict) -> dict:
+    """The engine of a trtllm-bench max-throughput row: TensorRT-LLM 0.17 with the caps
+    ``trtllm-bench build --dataset`` sets (:func:`analysis.simulate.profiles.trtllm_bench_caps`
+    on the preset GPU's memory) and ``--kv_cache_free_gpu_mem_fraction 0.95`` (the 0.17
+    perf-overview, "Running the Benchmark": "in majority of cases")."""
+    from analysis.simulate import cost as C
+    from analysis.simulate.profiles import trtllm_bench_caps, trtllm_bench_max_requests
+    from analysis.validation.predict import _model, preset_hardware
+
+    hw = preset_hardware(r["gpu_preset"])
+    model = _model(r["model_preset"], r["weight_precision"], r["kv_precision"],
+                   r["activation_precision"])
+    strategy = C.layout_from_text(r["layout"])
+    mem = C.memory_budget(hw, model, strategy, C.options("derated"), 2048)
+    isl, osl = int(r["isl"]), int(r["osl"])
+    fit = trtllm_bench_max_requests(mem.capacity_bytes, mem.weights_bytes,
+                                    mem.kv_bytes_per_token, isl, osl)
+    bs, tokens = trtllm_bench_caps(fit, isl, osl, strategy.pp)
+    return {"name": "trtllm", "version": "0.17", "kv_memory_fraction": 0.95,
+            "max_running_requests": bs, "max_tokens_per_iteration": tokens}
+
+
 def _old_case(r: dict) -> dict:
     est = r["estimator"]
     simulated = est in ("serve_max", "batch1_decode")
     run = None
     if simulated:
-        wl = ({"kind": "static", "batch": OFFLINE_REQUESTS} if est == "serve_max"
+        n = TRTLLM_V017_REQUESTS.get((int(r["isl"]), int(r["osl"])), OFFLINE_REQUESTS)
+        wl = ({"kind": "static", "batch": n} if est == "serve_max"
               else {"kind": "static", "batch": 1})
-        engine = ({"name": "trtllm", "version": "0.17", "kv_memory_fraction": 0.9}
-                  if est == "serve_max" else {"name": "generic"})
+        engine = trtllm_bench_engine(r) if est == "serve_max" else {"name": "generic"}
         run = {"name": f"mapping-{r['row_id']}", "model": r["model_preset"],
                "precision": {"weights": r["weight_precision"], "kv": r["kv_precision"],
                              "activations": r["activation_precision"]},
@@ -222,7 +250,9 @@ def _old_case(r: dict) -> dict:
             "quantity": {"serve_max": "output_tokens_per_s",
                          "batch1_decode": "tokens_per_s_per_user"}.get(est, r["quantity"]),
             "measured": float(r["measured"]), "split": r["split"],
-            "path": "simulate" if simulated else "closed_form", "run": run, "row": dict(r)}
+            "path": "simulate" if simulated else "closed_form", "run": run,
+            "row": dict(r, running_cap=run["engine"]["max_running_requests"])
+            if est == "serve_max" else dict(r)}
 
 
 @lru_cache(maxsize=1)

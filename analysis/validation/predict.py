@@ -119,7 +119,8 @@ def closed_form(row: Mapping[str, Any], mode: str = "calibrated", hardware: Hard
     t_o = overhead_s
     if est == "serve_max":
         from analysis.estimate.serving import serve
-        s = serve(sc, strategy, isl, osl, None, None, opts)
+        cap = row.get("running_cap")    # the engine's max_batch_size (trtllm-bench build)
+        s = serve(sc, strategy, isl, osl, float(cap) if cap else None, None, opts)
         out = s.output_tokens_per_s * s.tpot_s / (s.tpot_s + t_o)
         return out * (isl + osl) / osl if row.get("quantity") == "total_tokens_per_s" else out
     if est == "decode_node":

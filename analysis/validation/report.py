@@ -19,6 +19,7 @@ from analysis.validation.data import ALL_METRIC_KINDS, MODES
 from analysis.validation.fit import (
     TRANSFERRED,
     fit_all,
+    fit_gpu,
     load_overheads,
     overhead_for,
     transfer_note,
@@ -146,12 +147,26 @@ def error_by(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
 
 def leave_one_source_out(mode: str = "calibrated") -> pd.DataFrame:
     """For each source: fit every GPU's curves and overheads on the calibration-split cases
-    of the OTHER sources, predict the held-out source's cases (all of them, both splits)."""
+    of the OTHER sources, predict the held-out source's cases (all of them, both splits).
+
+    A GPU's fit reads only that GPU's calibration cases, so leaving a source out changes the
+    fit of the GPUs the source has calibration cases on and no other: those are refitted,
+    the rest keep the fit on every case (the same numbers as refitting them, at a fraction
+    of the time)."""
     cases = all_cases()
+    full_cals, full_ovs = fit_all(cases)
     parts = []
     for src in sorted({c["source"] for c in cases}):
         train = [c for c in cases if c["source"] != src]
-        cals, ovs = fit_all(train)
+        cals, ovs = dict(full_cals), dict(full_ovs)
+        touched = {c["gpu"] for c in cases if c["source"] == src
+                   and c["split"] == "calibration" and c["gpu"] in full_cals}
+        for gpu in sorted(touched):
+            if any(c["gpu"] == gpu and c["split"] == "calibration" for c in train):
+                cals[gpu], ovs[gpu] = fit_gpu(gpu, train)
+            else:
+                cals.pop(gpu)
+                ovs.pop(gpu)
         test = [c for c in cases if c["source"] == src]
         parts.append(validation_table(mode, cals, ovs, test).assign(left_out=src))
     return pd.concat(parts, ignore_index=True)
