@@ -172,7 +172,8 @@ def check_dict(sc, source: str) -> dict:
         "max_gpus": sc.max_gpus, "fixed_gpus": sc.fixed_gpus,
         "current_strategy": None if cs is None else {
             "label": cs.label(), "described": cs.describe(), "degrees": cs.as_dict(),
-            "can_run": not reasons, "rejections": reasons},
+            "can_run": not reasons, "rejections": reasons,
+            "uneven_splits": [] if reasons else E.split_notes(sc.model, sc.workload, cs)},
         "warnings": list(sc.warnings), "assumptions": list(sc.assumptions),
         "fields_read": card_fields(source),
     }
@@ -190,7 +191,9 @@ def cmd_check(args: argparse.Namespace) -> int:
           f"{sc.workload.max_prompt_tokens} tokens: readable")
     if sc.current_strategy is not None:
         reasons = current_strategy_check(sc)
-        verdict = "can run" if not reasons else "cannot run: " + "; ".join(reasons)
+        notes = E.split_notes(sc.model, sc.workload, sc.current_strategy)
+        verdict = ("can run" + "".join(f"; {n}" for n in notes) if not reasons
+                   else "cannot run: " + "; ".join(reasons))
         print(f"  current strategy {sc.current_strategy.label()} "
               f"({sc.current_strategy.describe()}): {verdict}")
     for w in sc.warnings:

@@ -8,6 +8,7 @@ replicas last.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,7 +70,8 @@ def layout_rejections(model: Model, workload: Workload | None, lay: Layouts
          "attention GPUs tp*dp_attn = {tp}*{dp_attn} differ from expert GPUs etp*ep = {etp}*{ep}"),
         (a.num_heads % lay.tp != 0,
          f"tp={{tp}} does not divide the {a.num_heads} attention heads"),
-        (lay.pp > model.num_layers, f"pp={{pp}} stages exceed the {model.num_layers} layers"),
+        (lay.pp > model.num_layers,
+         f"pp={{pp}} stages exceed the {model.num_layers} layers: a stage would hold no layer"),
     ]
     if workload is not None:
         rules += _batch_rules(workload.batch_sequences, lay)
@@ -100,14 +102,13 @@ def layout_rejections(model: Model, workload: Workload | None, lay: Layouts
 
 
 def _batch_rules(b: int, lay: Layouts) -> list[tuple[np.ndarray, str]]:
-    """The batch of ``b`` sequences must split over replicas, micro-batches and dp_attn."""
+    """The batch of ``b`` sequences must split over replicas and micro-batches. It need not split
+    evenly over the ``dp_attn`` ranks: engines give each rank floor or ceil of its share and
+    run idle ranks on dummy batches in lockstep (:func:`busiest_rank_sequences`)."""
     return [
         (b % lay.dp != 0, f"dp={{dp}} replicas do not divide the batch of {b} sequences"),
         ((b % lay.dp == 0) & ((b // lay.dp) % lay.microbatches != 0),
          f"{{microbatches}} micro-batches do not divide the {b}/{{dp}} sequences of a replica"),
-        ((b % lay.dp == 0) & ((b // lay.dp) % lay.microbatches == 0)
-         & ((b // lay.dp // lay.microbatches) % lay.dp_attn != 0),
-         "a prefill micro-batch of {mb_seqs} sequences does not split over dp_attn={dp_attn}"),
     ]
 
 
@@ -115,12 +116,10 @@ def rejection_reasons(model: Model, workload: Workload | None, lay: Layouts
                       ) -> list[list[str]]:
     """Per layout, the readable list of reasons it is impossible (empty = valid)."""
     reasons: list[list[str]] = [[] for _ in range(len(lay))]
-    b = workload.batch_sequences if workload is not None else 0
     cols = {n: getattr(lay, n).tolist() for n in DEGREE_NAMES}
     for mask, template in layout_rejections(model, workload, lay):
         for i in np.flatnonzero(mask).tolist():
             vals = {n: cols[n][i] for n in DEGREE_NAMES}
-            vals["mb_seqs"] = b // vals["dp"] // vals["microbatches"]
             reasons[i].append(template.format(**vals))
     return reasons
 
@@ -140,8 +139,87 @@ def check_strategy(model: Model, workload: Workload | None, strategy: Strategy) 
         raise LayoutError(strategy.label(), reasons)
 
 
+def stage_layer_counts(num_layers: int, pp: int) -> list[int]:
+    """Layers of each of ``pp`` pipeline stages, as even as possible: every stage holds
+    ``floor(L/pp)`` and the first ``L mod pp`` stages one more, so the busiest holds
+    ``ceil(L/pp)``. Engines split the same way (vLLM ``vllm/distributed/utils.py``
+    ``get_pp_indices``: ``L // pp`` per stage, ``L % pp`` stages one more; it puts the extra
+    layers on the later stages, which changes no stage's size). 30 layers over 4: 8, 8, 7, 7."""
+    base, extra = divmod(num_layers, pp)
+    return [base + (1 if i < extra else 0) for i in range(pp)]
+
+
+def stage_imbalance(num_layers: int, pp: int) -> float:
+    """Busiest stage over the mean: ``ceil(L/pp) / (L/pp)`` (1 when pp divides L); every stage
+    step waits for the busiest stage, so pipeline time grows by this factor over an even split.
+    30 layers over 4: 8 / 7.5 = 1.0667."""
+    return math.ceil(num_layers / pp) / (num_layers / pp)
+
+
+def busiest_rank_sequences(seqs, ranks):
+    """Sequences on the busiest of ``ranks`` attention-DP ranks: ``ceil(seqs / ranks)`` for a
+    whole number of sequences (ranks get floor or ceil of the share; the step waits for the
+    busiest, and idle ranks run dummy batches: vLLM 0.11 ``get_dp_padding``, SGLang 0.5.5
+    ``prepare_mlp_sync_batch``, ``/work/shared/reference/serving-engines.md`` rule 7); the mean
+    ``seqs / ranks`` when ``seqs`` is an average (serving concurrency). 24 over 32: 1."""
+    s = np.asarray(seqs, dtype=float)
+    r = np.asarray(ranks, dtype=float)
+    whole = np.abs(s - np.round(s)) < 1e-9
+    return np.where(whole, np.ceil(np.round(s) / r - 1e-12), s / r)
+
+
+def lockstep_group_sequences(seqs_per_group, dp_attn):
+    """Sequences a stage group runs as in attention-DP lockstep: ``dp_attn * ceil(seqs /
+    dp_attn)`` for a whole number of sequences (every rank padded to the busiest rank's,
+    :func:`busiest_rank_sequences`), ``seqs`` for an average.
+    24 sequences over dp_attn 32: 32 (1 each; 8 ranks run a dummy sequence)."""
+    return np.asarray(dp_attn, dtype=float) * busiest_rank_sequences(seqs_per_group, dp_attn)
+
+
+def idle_ranks(seqs: int, ranks: int) -> int:
+    """Attention-DP ranks with no sequence: ``max(ranks - seqs, 0)``. 24 over 32: 8."""
+    return max(ranks - seqs, 0)
+
+
+def split_notes(model: Model, workload: Workload | None, s: Strategy) -> list[str]:
+    """What the layout rules allow that is not an even split, in words: uneven pipeline stages
+    (with the time they cost) and attention-DP ranks with unequal or no sequences."""
+    out = []
+    n, pp = model.num_layers, s.pp
+    if pp > 1 and n % pp and pp <= n:
+        counts = stage_layer_counts(n, pp)
+        out.append(f"pp={pp} does not divide the {n} layers: stages of "
+                   f"{', '.join(map(str, counts))} layers (as engines split them); the busiest "
+                   f"stage's {max(counts)} layers set every step, {stage_imbalance(n, pp):.3f}x "
+                   f"an even {n / pp:g}")
+    if workload is not None and s.dp_attn > 1:
+        b = workload.batch_sequences
+        if b % s.dp == 0 and (b // s.dp) % s.microbatches == 0:
+            mb = b // s.dp // s.microbatches
+            if mb % s.dp_attn:
+                busiest = int(busiest_rank_sequences(mb, s.dp_attn))
+                idle = idle_ranks(mb, s.dp_attn)
+                out.append(f"a prefill micro-batch of {mb} sequences over dp_attn={s.dp_attn} "
+                           f"ranks: the busiest rank holds {busiest}, its step sets everyone's"
+                           + (f"; {idle} ranks are idle (dummy batches in lockstep)"
+                              if idle else ""))
+    return out
+
+
+def valid_reason(model: Model, workload: Workload | None, s: Strategy) -> str:
+    """Why a layout that passes :func:`layout_rejections` can run, in words: what its degrees
+    divide, and (:func:`split_notes`) what is split unevenly."""
+    what = "heads, KV heads, FFN widths" + (", experts" if model.is_moe else "")
+    text = (f"{s.label()}: tp, ep and etp divide what they split ({what}); "
+            + ("dp and the micro-batches divide the batch" if workload is not None
+               else "no batch stated") + f"; pp={s.pp} <= {model.num_layers} layers")
+    notes = split_notes(model, workload, s)
+    return text + ("; " + "; ".join(notes) if notes else "")
+
+
 def stage_layers(model: Model, pp) -> tuple[np.ndarray, np.ndarray]:
-    """Layers of the busiest stage: ``ceil(L/pp)``, as many of them MoE as there are."""
+    """Layers of the busiest stage: ``ceil(L/pp)`` (:func:`stage_layer_counts`), as many of them
+    MoE as there are."""
     n = np.ceil(model.num_layers / np.asarray(pp, dtype=float))
     n_moe = np.minimum(n, model.num_moe_layers)
     return n_moe, n - n_moe

@@ -17,7 +17,12 @@ from __future__ import annotations
 import numpy as np
 
 from analysis import anatomy as A
-from analysis.estimate.layouts import Layouts, stage_layers
+from analysis.estimate.layouts import (
+    Layouts,
+    busiest_rank_sequences,
+    lockstep_group_sequences,
+    stage_layers,
+)
 from analysis.estimate.ops import REGISTRY, op_context
 from analysis.estimate.ops_attention import kv_cache_bytes_per_token_per_layer_per_gpu
 from analysis.estimate.options import Options
@@ -89,14 +94,17 @@ def phase_memory_bytes(hw: Hardware, model: Model, lay: Layouts, opts: Options, 
 
 def memory_per_gpu_bytes(hw: Hardware, model: Model, workload: Workload, reserve_fraction: float,
                          lay: Layouts, opts: Options) -> dict[str, np.ndarray]:
-    """Memory per GPU of ``workload``: the KV cache of this GPU's ``B / (dp * dp_attn)``
-    sequences at the longest context (longest prompt + output); the activations of a decode
-    step of the batch (in ``min(pp, B)`` micro-batches) or of a chunked prefill iteration of a
-    micro-batch (``B / (dp * m)`` sequences at the longest prompt), whichever is larger."""
+    """Memory per GPU of ``workload`` on the busiest attention-DP rank: the KV cache of its
+    ``ceil(B / dp / dp_attn)`` sequences at the longest context (longest prompt + output); the
+    activations of a decode step of the batch (in ``min(pp, B)`` micro-batches) or of a chunked
+    prefill iteration of a micro-batch (``B / (dp * m)`` sequences at the longest prompt),
+    whichever is larger."""
     b_rep = workload.batch_sequences / lay.dp
     return phase_memory_bytes(
         hw, model, lay, opts, reserve_fraction=reserve_fraction,
-        kv_sequences_per_gpu=b_rep / lay.dp_attn,
+        kv_sequences_per_gpu=busiest_rank_sequences(b_rep, lay.dp_attn),
         context_tokens=workload.max_prompt_tokens + workload.output_tokens,
-        prefill_seqs_per_group=b_rep / lay.microbatches, prompt_tokens=workload.max_prompt_tokens,
-        decode_seqs_per_group=b_rep / np.minimum(lay.pp, b_rep))
+        prefill_seqs_per_group=lockstep_group_sequences(b_rep / lay.microbatches, lay.dp_attn),
+        prompt_tokens=workload.max_prompt_tokens,
+        decode_seqs_per_group=lockstep_group_sequences(b_rep / np.minimum(lay.pp, b_rep),
+                                                       lay.dp_attn))

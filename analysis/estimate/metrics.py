@@ -19,7 +19,12 @@ from analysis import anatomy as A
 from analysis.estimate import formulas as f
 from analysis.estimate.context import ep_precisions_assumption
 from analysis.estimate.efficiency import OpCost
-from analysis.estimate.layouts import Layouts, check_strategy
+from analysis.estimate.layouts import (
+    Layouts,
+    check_strategy,
+    lockstep_group_sequences,
+    split_notes,
+)
 from analysis.estimate.memory import memory_per_gpu_bytes
 from analysis.estimate.ops import (
     COMM_OPS,
@@ -45,11 +50,13 @@ def decode_step_time_s(hw: Hardware, model: Model, lay: Layouts, opts: Options, 
                        seqs_per_replica, context_tokens) -> tuple[np.ndarray, dict[str, OpCost]]:
     """One decode step of ``seqs_per_replica`` sequences at ``context_tokens``: ``pp * stage
     time`` with the sequences in ``min(pp, max(seqs, 1))`` micro-batches (a token passes through
-    every stage), and the stage's ops."""
+    every stage), each run in lockstep over the dp_attn ranks (:func:`lockstep_group_sequences`),
+    and the stage's ops."""
     seqs = np.asarray(seqs_per_replica, dtype=float)
     m_dec = np.minimum(lay.pp, np.maximum(seqs, 1.0))
-    k = overlap_batches(lay, opts, seqs / m_dec, 1)
-    ops = stage_ops(hw, model, lay, opts, seqs_per_group=seqs / m_dec / k,
+    group = lockstep_group_sequences(seqs / m_dec, lay.dp_attn)
+    k = overlap_batches(lay, opts, group, 1)
+    ops = stage_ops(hw, model, lay, opts, seqs_per_group=group / k,
                     query_tokens_per_seq=1, phase="decode", context_tokens=context_tokens)
     return lay.pp * stage_time_s(ops, opts, k), ops
 
@@ -58,8 +65,9 @@ def prefill(hw, model, workload, lay, opts, prompt_tokens) -> tuple[np.ndarray, 
     """TTFT of the batch at one prompt length: ``(m + pp - 1) * stage time`` of a micro-batch,
     and the stage's ops."""
     b_rep = workload.batch_sequences / lay.dp
-    k = overlap_batches(lay, opts, b_rep / lay.microbatches, prompt_tokens)
-    ops = prefill_chunk_ops(hw, model, lay, opts, seqs_per_group=b_rep / lay.microbatches / k,
+    seqs = lockstep_group_sequences(b_rep / lay.microbatches, lay.dp_attn)
+    k = overlap_batches(lay, opts, seqs, prompt_tokens)
+    ops = prefill_chunk_ops(hw, model, lay, opts, seqs_per_group=seqs / k,
                             prompt_tokens=prompt_tokens)
     return f.pipeline_steps(lay.pp, lay.microbatches) * stage_time_s(ops, opts, k), ops
 
@@ -176,6 +184,7 @@ class Estimate:
             "assumptions": list(self.scenario.assumptions) + [
                 "estimate: " + self.options.describe(),
                 "busiest pipeline stage holds ceil(L/pp) layers plus embedding and head",
+            ] + split_notes(self.scenario.model, self.scenario.workload, self.strategy) + [
                 "decode TPOT averaged at the mid-generation context (prompt + output/2)",
                 ("decode only: no prompt-sized activations or buffers held"
                  if self.options.decode_only else

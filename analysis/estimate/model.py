@@ -18,11 +18,18 @@ from analysis.estimate.efficiency import (  # noqa: F401
 )
 from analysis.estimate.layouts import (  # noqa: F401
     Layouts,
+    busiest_rank_sequences,
     check_strategy,
+    idle_ranks,
     layout_rejections,
+    lockstep_group_sequences,
     rejection_reasons,
+    split_notes,
+    stage_imbalance,
+    stage_layer_counts,
     stage_layers,
     valid_mask,
+    valid_reason,
 )
 from analysis.estimate.memory import (  # noqa: F401
     MEMORY_COMPONENTS,

@@ -22,10 +22,11 @@ def placement(scenario: Scenario, s: Strategy) -> dict:
     m, hw = scenario.model, scenario.hardware
     gpn = hw.gpus_per_node
     g = s.tp * s.dp_attn
-    per_stage = math.ceil(m.num_layers / s.pp)
+    counts = E.stage_layer_counts(m.num_layers, s.pp)
     stages = []
     for st in range(s.pp):
-        lo, hi = st * per_stage, min(m.num_layers, (st + 1) * per_stage) - 1
+        lo = sum(counts[:st])
+        hi = lo + counts[st] - 1
         first = st * g
         stages.append({"stage": st, "layers": f"{lo}-{hi}" if hi >= lo else "none",
                        "gpus": f"{first}-{first + g - 1}",

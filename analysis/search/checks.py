@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import fmt
-from analysis.estimate.layouts import Layouts
+from analysis.estimate.layouts import Layouts, valid_reason
 from analysis.estimate.metrics import evaluate_layouts
 from analysis.estimate.options import Options
 from analysis.inputs.types import DEGREE_NAMES, Scenario, Strategy
@@ -93,9 +93,9 @@ def checks_for(scenario: Scenario, row: pd.Series) -> list[Check]:
     """The checklist of one evaluated layout, each with the number behind it."""
     r = scenario.requirements
     hw = scenario.hardware
+    s = Strategy(**{n: int(row[n]) for n in DEGREE_NAMES})
     out = [Check("valid degrees", True, None, None, "",
-                 f"{Strategy(**{n: int(row[n]) for n in DEGREE_NAMES}).label()}: every degree "
-                 f"divides what it splits (heads, KV heads, experts, layers, batch)")]
+                 valid_reason(scenario.model, scenario.workload, s))]
     out.append(Check("memory fits with the reserve", bool(row["fits_memory"]),
                      float(row["memory_per_gpu_bytes"]), hw.hbm_capacity_bytes, "bytes",
                      f"{fmt.gb(row['memory_per_gpu_bytes'])} per GPU including a "

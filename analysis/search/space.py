@@ -2,8 +2,11 @@
 
 The space: ``tp`` in powers of two dividing the heads; ``dp_attn``, ``etp`` in powers of two with
 ``ep = tp * dp_attn / etp`` dividing the experts; ``pp`` in the divisors of L and powers of two up
-to L; ``dp`` and the prefill micro-batch count ``m`` (up to 64) in powers of two dividing the
-batch; ``redundant_experts`` in the given choices (``plan(..., redundant_choices=(0, 32))``,
+to L (uneven stages allowed, as engines allow them); ``dp`` and the prefill micro-batch count
+``m`` (up to 64) in powers of two dividing the batch; ``dp_attn`` up to the sequences of a
+prefill micro-batch (they need not divide evenly: the busiest rank sets the step; more ranks than
+sequences would only add idle GPUs, so the search does not propose them, though the layout rules
+accept them); ``redundant_experts`` in the given choices (``plan(..., redundant_choices=(0, 32))``,
 CLI ``--redundant-experts 0,32``; default 0).
 """
 
@@ -27,9 +30,10 @@ def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
 
     Degrees are generated only where they can divide what they split: ``tp`` (a power of two)
     divides the query heads, ``ep`` divides the experts (plus redundant copies), ``dp`` divides
-    the batch, the micro-batch count divides a replica's sequences and each micro-batch splits
-    over ``dp_attn``. Everything else that can still be wrong (KV heads, FFN widths, layers) is
-    checked by :func:`analysis.estimate.layout_rejections` and kept with its reason.
+    the batch, the micro-batch count divides a replica's sequences, and ``dp_attn`` is at most a
+    micro-batch's sequences. Validity is decided by the same rules as the current-strategy check,
+    :func:`analysis.estimate.layout_rejections` (KV heads, FFN widths, layers ...), and every
+    reject is kept with its reason.
     """
     m = scenario.model
     b = scenario.workload.batch_sequences
@@ -57,7 +61,7 @@ def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
                     for mb in POW2:
                         if mb > 64 or mb > per_replica:
                             break
-                        if per_replica % mb == 0 and (per_replica // mb) % dp_attn == 0:
+                        if per_replica % mb == 0 and per_replica // mb >= dp_attn:
                             rows.append((tp, dp_attn, etp, g // etp, pp, dp, mb, r))
     arr = np.array(rows, dtype=np.int64).reshape(-1, len(DEGREE_NAMES))
     lay = Layouts(*[arr[:, i] for i in range(len(DEGREE_NAMES))])

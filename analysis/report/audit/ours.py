@@ -237,8 +237,7 @@ def _degrees_valid(c: Claim, ctx: Ctx):
                 and x.line_no == c.line_no and x.claimed_value != s.gpus]
     if products:
         return False, f"the stated product is not the layout's {s.gpus} GPUs"
-    return True, (f"{s.label()}: every degree divides what it splits (heads, KV heads, "
-                  f"experts, layers, batch)")
+    return True, E.valid_reason(sc.model, sc.workload, s)
 
 
 def _unverifiable(c: Claim, ctx: Ctx):
