@@ -33,12 +33,21 @@ MEMORY_COMPONENTS = ("non_expert_weights", "expert_weights", "kv_cache", "activa
 
 
 def weights_per_gpu_bytes(model: Model, lay: Layouts) -> tuple[np.ndarray, np.ndarray]:
-    """(non-expert, routed-expert) weight bytes per GPU of the busiest stage."""
+    """(non-expert, routed-expert) weight bytes per GPU of the busiest stage: the model's
+    weights times the busiest stage's share of the layers, ``ceil(L/pp) / L``
+    (:func:`busiest_stage_share`; ``1/pp`` when pp divides L)."""
     wb = A.weight_bytes(model)
-    pp = lay.pp.astype(float)
+    share = busiest_stage_share(model.num_layers, lay.pp)
     expert_w = wb["expert"] * (model.num_experts + lay.redundant_experts) \
-        / max(model.num_experts, 1) / (lay.etp * lay.ep * pp)
-    return wb["non_expert"] / (lay.tp.astype(float) * pp), expert_w
+        / max(model.num_experts, 1) / (lay.etp * lay.ep) * share
+    return wb["non_expert"] / lay.tp.astype(float) * share, expert_w
+
+
+def busiest_stage_share(num_layers: int, pp) -> np.ndarray:
+    """Share of the layers on the busiest pipeline stage: ``ceil(L/pp) / L``, exactly ``1/pp``
+    when pp divides L. 30 layers over 4 stages: 8/30 (an even split would be 7.5/30)."""
+    p = np.asarray(pp, dtype=float)
+    return np.where(num_layers % p == 0, 1.0 / p, np.ceil(num_layers / p) / num_layers)
 
 
 def _working_set_bytes(c) -> tuple[np.ndarray, np.ndarray]:
