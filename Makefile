@@ -31,7 +31,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP) ## Create the venv (VENV, default .venv) and install requirements.txt (redone when it changes)
 
-report: setup ## Run notebooks/10_strategy_report.ipynb for SCENARIO into build/<scenario>.ipynb (seed: also reports/seed-audit/audit.md)
+report: setup ## Run notebooks/12_strategy_report.ipynb for SCENARIO into build/<scenario>.ipynb (seed: also reports/seed-audit/audit.md)
 	scripts/run_report.sh $(SCENARIO)
 	@if [ "$(SCENARIO)" = seed ]; then \
 		$(PY) -m analysis audit examples/cards/seed-plan.md --out reports/seed-audit; fi

@@ -4,7 +4,7 @@
 #   scripts/run_report.sh SCENARIO [NOTEBOOK] [OUTDIR] [-- extra papermill args...]
 #
 #   SCENARIO  scenario name or path; passed to the notebook as the string parameter `scenario`
-#   NOTEBOOK  default notebooks/10_strategy_report.ipynb
+#   NOTEBOOK  default notebooks/12_strategy_report.ipynb
 #   OUTDIR    default build   (NOTEBOOK and OUTDIR are relative to the repo root)
 #
 # Output: OUTDIR/<slug>.ipynb, where <slug> is SCENARIO without directory and extension.
@@ -20,7 +20,7 @@ if [[ $# -lt 1 || -z "$1" ]]; then
     exit 2
 fi
 scenario=$1; shift
-notebook=notebooks/10_strategy_report.ipynb
+notebook=notebooks/12_strategy_report.ipynb
 outdir=build
 if [[ $# -gt 0 && $1 != -- ]]; then notebook=$1; shift; fi
 if [[ $# -gt 0 && $1 != -- ]]; then outdir=$1; shift; fi

@@ -1,6 +1,6 @@
-"""Course chapters 03, 05 and 06 run under papermill with other parameters (another model and
-GPU) without edits. The chapters' stored outputs are checked by nbval; this checks that the
-parameters really are parameters."""
+"""Course chapters 01, 03, 04, 05 and 06 run under papermill with other parameters (another
+model and GPU) without edits. The chapters' stored outputs are checked by nbval; this checks
+that the parameters really are parameters."""
 
 from pathlib import Path
 
@@ -12,6 +12,8 @@ from tests.test_chapters_params_b import _default_names
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 CASES = {
+    "01_model_anatomy": {"model": "mixtral-8x7b", "exercise_ep": 4},
+    "04_communication": {"gpu": "H200", "exercise_gpus": 16},
     "03_roofline": {"model": "qwen3-30b-a3b", "gpu": "H200", "real_model": "deepseek-v3",
                     "real_gpu": "B200", "batch_sequences": 32, "prompt_tokens": 1024},
     "05_tensor_parallelism": {"model": "qwen3-30b-a3b", "gpu": "H200",
@@ -47,5 +49,5 @@ def test_chapter_runs_with_other_parameters(name, tmp_path):
             assert stale not in prose, f"{name} still names the default {stale!r}"
 
 
-#: Chapters of this file whose prose is generated from the parameters (05 and 06: not yet).
-PROSE_FROM_PARAMETERS = {"03_roofline"}
+#: Chapters of this file whose prose is generated from the parameters (all of them).
+PROSE_FROM_PARAMETERS = set(CASES)

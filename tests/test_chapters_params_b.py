@@ -16,14 +16,14 @@ RUNS = [
                                  "context_tokens": 4096}),
     ("02_memory", "mixtral-a100", {"real_model": "mixtral-8x7b", "real_gpu": "A100-80GB",
                                    "batch_layouts": ["tp2", "ep4"], "real_layout": "tp4"}),
-    ("11_pipeline_parallelism", "qwen3-h200", {"real_model": "qwen3-30b-a3b",
+    ("07_pipeline_parallelism", "qwen3-h200", {"real_model": "qwen3-30b-a3b",
                                                "real_gpu": "H200", "real_batch": 32}),
-    ("11_pipeline_parallelism", "mixtral-a100", {"real_model": "mixtral-8x7b",
+    ("07_pipeline_parallelism", "mixtral-a100", {"real_model": "mixtral-8x7b",
                                                  "real_gpu": "A100-80GB", "pps": [1, 2, 4],
                                                  "exercise_pp": 8, "exercise_bubble": 0.1}),
-    ("12_data_parallelism", "qwen3-b200", {"gqa_model": "qwen3-30b-a3b", "gpu": "B200"}),
+    ("08_data_parallelism", "qwen3-b200", {"gqa_model": "qwen3-30b-a3b", "gpu": "B200"}),
     # DeepSeek-V3 does not fit on 8 x 80 GB: the chapter must still run (batches of 0)
-    ("12_data_parallelism", "mixtral-h100", {"gqa_model": "mixtral-8x7b", "gpu": "H100-SXM",
+    ("08_data_parallelism", "mixtral-h100", {"gqa_model": "mixtral-8x7b", "gpu": "H100-SXM",
                                              "context_tokens": 4096, "exercise_tp": 4}),
 ]
 
@@ -64,7 +64,7 @@ def test_chapter_runs_with_other_parameters(name, label, params, tmp_path, monke
 
 #: Chapters whose prose reads its numbers from the run's parameters (issue 15): re-run with
 #: another model or GPU, no sentence may name the default one (the other chapters: not yet).
-PROSE_FROM_PARAMETERS = {"02_memory", "11_pipeline_parallelism", "12_data_parallelism"}
+PROSE_FROM_PARAMETERS = {"02_memory", "07_pipeline_parallelism", "08_data_parallelism"}
 
 
 def _default_names(name: str, params: dict) -> list[str]:

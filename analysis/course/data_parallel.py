@@ -1,4 +1,4 @@
-"""Chapter 12, data parallelism and attention data parallelism: KV cache per GPU against tp by
+"""Chapter 08, data parallelism and attention data parallelism: KV cache per GPU against tp by
 attention kind, what dp_attn buys, and its figure.
 
 Notation (notebooks/NOTATION.md): B batch (sequences), S prompt length, C context (cached tokens),

@@ -1,4 +1,4 @@
-"""Chapter 11, pipeline parallelism: the micro-batches a bubble target needs, prefill latency and
+"""Chapter 07, pipeline parallelism: the micro-batches a bubble target needs, prefill latency and
 decode capacity against pp, and their figure.
 
 Notation (notebooks/NOTATION.md): B batch (sequences), S prompt length, C context (cached tokens),

@@ -1,4 +1,4 @@
-"""Chapter 12 (analysis.course.data_parallel): KV per GPU against tp, and attention DP."""
+"""Chapter 08 (analysis.course.data_parallel): KV per GPU against tp, and attention DP."""
 
 
 import pytest

@@ -1,4 +1,4 @@
-"""Chapter 11 (analysis.course.pipeline): micro-batches for a bubble target, latency and capacity
+"""Chapter 07 (analysis.course.pipeline): micro-batches for a bubble target, latency and capacity
 against pp."""
 
 
