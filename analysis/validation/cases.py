@@ -64,6 +64,8 @@ SOURCE_RULES: dict[str, str | None] = {
     "ROCM_VLLM_DEVDOCKER_20250305": None,
     "SGL_ISSUE28224_GB200_L70B": None,
     "TRTLLM_BLOG1_DSR1_B200_MINLAT": None,
+    "INFERENCEX_ISSUE870_DSR1_H200_SGL": None,
+    "TT_ISSUE356_DSR1_16xH100_SGL": None,
 }
 
 #: serving_runs.csv column -> (metric kind, simulator output key).
@@ -129,6 +131,43 @@ def _layout(r: dict) -> str:
     return {"tp8-ep8": "tp=8,dp_attn=1,etp=1,ep=8"}.get(text, text)   # attention TP8, MoE EP8
 
 
+def _lengths(r: dict) -> tuple[object, object]:
+    """(isl, osl) specs of a run: the stated fixed lengths, or, for a client's random dataset
+    with ``range ratio R`` < 1 in ``length_distribution``, uniform [round(R L), L] (the vLLM
+    and InferenceX random dataset draws each length uniformly in [R L, L])."""
+    isl, osl = int(_num(r["isl"])), int(_num(r["osl"]))
+    m = re.search(r"range ratio ([0-9.]+)", str(r["length_distribution"]))
+    if not m or float(m.group(1)) >= 1:
+        return isl, osl
+    ratio = float(m.group(1))
+    return ({"distribution": "uniform", "min": round(ratio * isl), "max": isl},
+            {"distribution": "uniform", "min": round(ratio * osl), "max": osl})
+
+
+def _mean_tokens(spec: object) -> int:
+    """A length spec's mean, whole tokens (a uniform draw: the midpoint)."""
+    if isinstance(spec, dict):
+        return round((spec["min"] + spec["max"]) / 2)
+    return int(spec)
+
+
+def _arrival(r: dict) -> tuple[dict, str, int | None, str]:
+    """(arrival mapping, workload kind, concurrency, surrogate estimator) of an online row:
+    ``closed_loop`` (``--max-concurrency C``, request rate inf), ``burst`` (request rate inf,
+    no cap: all N at t = 0) and ``poisson`` (``--request-rate``; a stated cap is not modelled)."""
+    n = _num(r["num_requests"])
+    conc = _num(r["concurrency"])
+    if r["arrival"] == "closed_loop":
+        c = int(conc)
+        return ({"kind": "closed_loop", "concurrency": c,
+                 "num_requests": int(n) if not math.isnan(n) else 4 * c},
+                "closed_loop", c, "static_tpot")
+    if r["arrival"] == "burst":
+        return {"kind": "burst", "num_requests": int(n)}, "burst", int(n), "static_tpot"
+    return ({"kind": "poisson", "rate": _num(r["request_rate_per_s"]), "num_requests": int(n)},
+            "rate", None, "static_tpot")
+
+
 def _run_of_serving(r: dict) -> tuple[dict, str, int | None, str]:
     """(run mapping, workload kind, concurrency, estimator of the closed-form surrogate)."""
     isl, osl = int(_num(r["isl"])), int(_num(r["osl"]))
@@ -143,16 +182,13 @@ def _run_of_serving(r: dict) -> tuple[dict, str, int | None, str]:
     elif arrival == "offline":
         wl = {"kind": "static", "batch": int(_num(r["num_requests"]))}
         kind, conc, est = "offline", None, "serve_max"
-    else:   # closed_loop
-        n = _num(r["num_requests"])
-        conc = int(_num(r["concurrency"]))
-        wl = {"kind": "closed_loop", "concurrency": conc,
-              "num_requests": int(n) if not math.isnan(n) else 4 * conc}
-        kind, est = "closed_loop", "static_tpot"
+    else:   # closed_loop, burst, poisson
+        wl, kind, conc, est = _arrival(r)
     preset = MODEL_PRESETS[r["model"]][0]
+    isl_spec, osl_spec = _lengths(r) if kind != "static" else (isl, osl)
     run = {"name": f"{r['source_id']}-{r['row_id']}", "model": preset,
            "precision": _precision(r), "layout": _layout(r), "gpus": int(_num(r["gpus"])),
-           "engine": engine, "workload": {"isl": isl, "osl": osl, "arrival": wl}}
+           "engine": engine, "workload": {"isl": isl_spec, "osl": osl_spec, "arrival": wl}}
     return run, kind, conc, est
 
 
@@ -169,7 +205,8 @@ def _surrogate(run: dict, r: dict, est: str, quantity: str, gpu: str) -> dict:
             "weight_precision": p["weights"], "kv_precision": p["kv"],
             "activation_precision": p["activations"], "expert_precision": p.get("experts", ""),
             "layout": layout_text or "tp=1", "estimator": est, "batch_sequences": batch,
-            "isl": wl["isl"], "osl": wl["osl"], "options": "", "memory_budget": "",
+            "isl": _mean_tokens(wl["isl"]), "osl": _mean_tokens(wl["osl"]), "options": "",
+            "memory_budget": "",
             "quantity": quantity, "context_tokens": ""}
 
 
@@ -196,7 +233,7 @@ def _serving_case_rows() -> tuple[list[dict], list[dict]]:
                 "case_id": f"S{r['row_id']}:{col}", "dataset": "serving",
                 "row_id": int(r["row_id"]), "source": r["source_id"], "engine": r["engine"],
                 "gpu": r["hardware"], "model": run["model"], "layout": run["layout"],
-                "isl": run["workload"]["isl"], "osl": run["workload"]["osl"],
+                "isl": int(_num(r["isl"])), "osl": int(_num(r["osl"])),
                 "workload_kind": kind, "concurrency": conc, "metric_kind": metric,
                 "quantity": out_key, "measured": measured, "split": serving_split(key),
                 "path": "closed_form" if kind == "static" else "simulate",
