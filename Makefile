@@ -5,6 +5,7 @@ PY       := $(VENV)/bin/python
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 SCENARIO ?= seed
+MODE     ?= derated
 PLAN     ?=
 N        ?= 10000
 SEED     ?= 0
@@ -22,7 +23,7 @@ export VENV
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Variables: VENV=$(VENV) SCENARIO=$(SCENARIO) PLAN=$(PLAN)"
+	@echo "Variables: VENV=$(VENV) SCENARIO=$(SCENARIO) MODE=$(MODE) PLAN=$(PLAN)"
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,9 +32,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP) ## Create the venv (VENV, default .venv) and install requirements.txt (redone when it changes)
 
-report: setup ## Run notebooks/12_strategy_report.ipynb for SCENARIO into build/<scenario>.ipynb (seed: also reports/seed-audit/audit.md)
-	scripts/run_report.sh $(SCENARIO)
-	@if [ "$(SCENARIO)" = seed ]; then \
+report: setup ## Run notebooks/12_strategy_report.ipynb for SCENARIO (MODE=derated|calibrated|sol) into build/<scenario>.ipynb and reports/<scenario>[-<mode>]/ (seed: also reports/seed-audit/audit.md)
+	@case "$(MODE)" in derated|calibrated|sol) ;; *) echo "error: MODE = $(MODE): unknown" \
+		"mode; valid: derated, calibrated, sol" >&2; exit 2;; esac
+	scripts/run_report.sh $(SCENARIO) -- -r mode $(MODE)
+	@if [ "$(SCENARIO)" = seed ] && [ "$(MODE)" = derated ]; then \
 		$(PY) -m analysis audit examples/cards/seed-plan.md --out reports/seed-audit; fi
 	@$(PY) scripts/report_summary.py "build/$$(basename -- "$(SCENARIO)" | sed 's/\.[^.]*$$//').ipynb"
 

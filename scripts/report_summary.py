@@ -18,7 +18,7 @@ def main(notebook: str) -> int:
              for o in c.get("outputs", []) if o.get("output_type") == "stream"
              for ln in o.get("text", [])]
     paths = [ln.split("report: ", 1)[1] for ln in lines if ln.startswith("report: ")]
-    verdicts = [ln for ln in lines if ln.startswith(("Recommended:", "No layout"))]
+    verdicts = [ln for ln in lines if ln.startswith(("Recommended:", "No layout", "Serving:"))]
     if not paths or not verdicts:
         print(f"{notebook}: no report path or verdict found in its output", file=sys.stderr)
         return 1

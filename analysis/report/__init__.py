@@ -8,6 +8,7 @@ from analysis.report.strategy import (  # noqa: F401
     make_figures,
     md_table,
     optimisations,
+    out_dir_name,
     performance_table,
     placement,
     render,

@@ -93,7 +93,9 @@ def _inline(text: str) -> str:
 
 
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    """A table row's cells, split at unescaped pipes (``\\|`` is a pipe inside a cell)."""
+    return [c.strip().replace("\\|", "|")
+            for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
 
 
 def _table(lines: list[str]) -> str:
@@ -166,11 +168,13 @@ def _sections(markdown: str) -> tuple[str, list[str]]:
 
 
 def report_html(markdown: str, base: Path, title: str, verdict: str, passed: bool,
-                key_numbers: list[tuple[str, str]]) -> str:
+                key_numbers: list[tuple[str, str]], stamp: str = "") -> str:
     """The whole page: summary (verdict, key numbers, checklist) first, then the report.
 
     ``key_numbers`` are (label, value) rows, labels saying which reading they are ("at the
-    longest prompt"); ``passed`` colours the verdict box.
+    longest prompt"); ``passed`` colours the verdict box; ``stamp`` (version, git commit,
+    mode) goes under the title: the commit is shown here, not in report.md, which is committed
+    and compared byte for byte.
     """
     head, sections = _sections(markdown)
     checklist = [s for s in sections if s.startswith("## Validation checklist")]
@@ -178,6 +182,7 @@ def report_html(markdown: str, base: Path, title: str, verdict: str, passed: boo
     rows = "".join(f"<tr><td>{_inline(k)}</td><td class=\"r\">{_inline(v)}</td></tr>\n"
                    for k, v in key_numbers)
     summary = (f'<section id="summary">\n<h1>{_inline(title)}</h1>\n'
+               + (f'<p id="stamp">{html.escape(stamp)}</p>\n' if stamp else "") +
                f'<p id="verdict" class="{"pass" if passed else "fail"}">{_inline(verdict)}</p>\n'
                f'<table class="sortable">\n<thead><tr><th>key number</th><th>value</th></tr>'
                f"</thead>\n<tbody>\n{rows}</tbody>\n</table>\n"

@@ -26,6 +26,7 @@ class ReportInputs:
     current_error: str | None
     figures: dict[str, str]
     opts: E.Options
+    serving: dict | None = None     # ServingPlan.to_dict() when the scenario has serving:
 
 
 def md_table(rows: list[list[object]], header: list[str], align: str | None = None) -> str:
@@ -33,8 +34,8 @@ def md_table(rows: list[list[object]], header: list[str], align: str | None = No
     align = align or "l" + "r" * (len(header) - 1)
     sep = ["---:" if a == "r" else ":---" for a in align]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
-    for r in rows:
-        lines.append("| " + " | ".join(str(c) for c in r) + " |")
+    for r in rows:      # a pipe inside a cell is escaped, as GitHub's tables want
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |")
     return "\n".join(lines)
 
 

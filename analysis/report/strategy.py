@@ -23,6 +23,7 @@ from analysis.inputs.types import DEGREE_NAMES, Scenario, Strategy
 from analysis.report import html as H
 from analysis.report import sections_inputs as SI
 from analysis.report import sections_plan as SP
+from analysis.report import sections_serving as SV
 from analysis.report.derived import (  # noqa: F401  (placement, scalability: public names)
     METRIC_HEADER,
     met,
@@ -33,11 +34,16 @@ from analysis.report.derived import (  # noqa: F401  (placement, scalability: pu
 )
 from analysis.report.report_figures import make_figures
 from analysis.report.sections_inputs import md_table  # noqa: F401  (used by the audit)
+from analysis.report.serving_figures import plot_serving_pareto
+from analysis.report.stamp import git_commit, package_version
 from analysis.search import planner as S
+from analysis.search import serving as SS
+from analysis.search.serving_plan import ServingPlanOptions, serving_plan
 
 #: The report's sections in order; each takes a ReportInputs and returns its markdown lines.
-SECTIONS = (SI.title, SI.verdict_section, SI.hardware, SI.model, SI.workload_input,
-            SI.requirements, SP.recommended, SP.resources, SP.implementation, SP.communication,
+SECTIONS = (SI.title, SV.provenance, SI.verdict_section, SI.hardware, SI.model,
+            SI.workload_input, SI.requirements, SV.serving, SP.recommended, SP.resources,
+            SP.implementation, SP.communication,
             SP.optimisations_section, SP.expected_performance, SP.scalability_section,
             SP.alternatives, SP.current_strategy, SP.declared_reading, SP.binding_constraint,
             SP.checklist, SP.assumptions)
@@ -62,6 +68,7 @@ class Report:
     current_error: str | None
     markdown: str
     path: Path | None = None
+    serving: dict | None = None     # ServingPlan.to_dict() for a scenario with serving:
 
 
 
@@ -90,9 +97,10 @@ def build(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | Non
 
 def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | None,
            current: E.Estimate | None, current_error: str | None, figures: dict[str, str],
-           opts: E.Options) -> str:
+           opts: E.Options, serving: dict | None = None) -> str:
     """The report as markdown: every section of :data:`SECTIONS`, in order."""
-    c = SI.ReportInputs(scenario, p, est, declared, current, current_error, figures, opts)
+    c = SI.ReportInputs(scenario, p, est, declared, current, current_error, figures, opts,
+                        serving)
     return "\n".join(line for section in SECTIONS for line in section(c))
 
 
@@ -111,20 +119,52 @@ def write_report(scenario: Scenario, out_dir: str | os.PathLike, opts: E.Options
     if current is not None:
         compare.insert(0, current.strategy)
     figs = make_figures(scenario, p, est, compare, out, opts, scenario.current_strategy)
-    text = render(scenario, p, est, declared, current, current_error, figs, opts)
-    rep = Report(scenario, p, est, declared, current, current_error, text, out / "report.md")
+    sv = serving_dict(scenario, opts, max_gpus)
+    if sv is not None:
+        figs["serving_pareto"] = save_serving_figure(sv, out)
+    text = render(scenario, p, est, declared, current, current_error, figs, opts, sv)
+    rep = Report(scenario, p, est, declared, current, current_error, text, out / "report.md",
+                 sv)
     tmp_md = out / "report.md.tmp"
     tmp_csv = out / "strategies.csv.tmp"
     tmp_html = out / "report.html.tmp"
     tmp_md.write_text(text, encoding="utf-8")
-    strategies_table(p).to_csv(tmp_csv, index=False, float_format="%.6g")
+    strategies_table(p, sv).to_csv(tmp_csv, index=False, float_format="%.6g")
+    stamp = (f"MoEPlan {package_version()}, commit {git_commit()}, {opts.mode} mode")
     tmp_html.write_text(H.report_html(text, out, f"MoE deployment plan: {scenario.name}",
-                                      verdict(rep), p.feasible, key_numbers(rep)),
+                                      verdict(rep), p.feasible, key_numbers(rep), stamp),
                         encoding="utf-8")
     tmp_csv.replace(out / "strategies.csv")
     tmp_html.replace(out / "report.html")
     tmp_md.replace(out / "report.md")
     return rep
+
+
+def serving_dict(scenario: Scenario, opts: E.Options, max_gpus: int | None = None
+                 ) -> dict | None:
+    """The serving plan's dict for a scenario with a ``serving:`` block, else None. The
+    simulator confirms at most ``confirm_max`` candidates with no wall-clock limit, so the
+    report does not depend on the machine's speed."""
+    if scenario.serving is None:
+        return None
+    so = SS.SearchOptions(max_gpus=max_gpus, confirm_time_s=float("inf"), estimate=opts)
+    d = serving_plan(scenario, ServingPlanOptions(search=so)).to_dict()
+    d.pop("search_time_s", None)        # wall-clock time: not part of a deterministic report
+    return d
+
+
+def save_serving_figure(plan: dict, out: Path) -> str:
+    """Draw the serving fronts into ``out/figures/serving_pareto.png``; its relative path."""
+    from analysis.report.figures import save
+
+    save(plot_serving_pareto(plan), out / "figures" / "serving_pareto.png")
+    return "figures/serving_pareto.png"
+
+
+def out_dir_name(name: str, mode: str = "derated") -> str:
+    """The report's folder: :func:`slug` of the scenario, with ``-<mode>`` unless derated (the
+    default), so a calibrated or speed-of-light report never overwrites the committed one."""
+    return slug(name) if mode == "derated" else f"{slug(name)}-{mode}"
 
 
 def slug(name: str) -> str:
@@ -136,7 +176,20 @@ def slug(name: str) -> str:
 
 
 def verdict(rep: Report) -> str:
-    """One line: what to deploy, or that nothing meets every requirement."""
+    """One line: what to deploy, or that nothing meets every requirement; for a serving
+    scenario the serving deployment first, then the static-batch reading."""
+    static = _static_verdict(rep)
+    if rep.serving is None:
+        return static
+    dep = rep.serving["deployment"]
+    if dep is None:
+        return f"Serving: no deployment meets the targets. Static batch: {static}"
+    return (f"Serving: deploy {dep['kind']} {dep['layout']} on {dep['gpus']} GPUs at "
+            f"concurrency {dep['concurrency']} (targets met at "
+            f"{rep.serving['requirements']['percentile']}). Static batch: {static}")
+
+
+def _static_verdict(rep: Report) -> str:
     s = rep.plan.recommended
     if rep.plan.feasible:
         return f"Recommended: {s.label()} ({s.describe()}); every requirement is met."
@@ -151,7 +204,13 @@ def key_numbers(rep: Report) -> list[tuple[str, str]]:
     col = S.THROUGHPUT_COLUMNS[p.throughput_kind]
     mem = sum(est.memory_bytes.values())
     cap = rep.scenario.hardware.hbm_capacity_bytes
-    return [
+    dep = (rep.serving or {}).get("deployment")
+    serving = [] if not dep else [
+        ("serving: layout, GPUs, concurrency",
+         f"{dep['kind']} `{dep['layout']}`, {dep['gpus']}, {dep['concurrency']}"),
+        ("serving: output throughput per GPU", fmt.tokens_per_ms(
+            dep["output_tokens_per_s_per_gpu"]))]
+    return serving + [
         ("layout", f"`{s.label()}` ({s.describe()})"),
         ("GPUs", f"{s.gpus}"),
         ("TTFT, at the longest prompt", fmt.seconds(est.worst["ttft_s"])),
@@ -175,8 +234,11 @@ def performance_table(rep: Report) -> pd.DataFrame:
                         columns=METRIC_HEADER)
 
 
-def strategies_table(p: S.Plan) -> pd.DataFrame:
-    """Every evaluated and rejected layout, in a stable order, with readable columns."""
+def strategies_table(p: S.Plan, serving: dict | None = None) -> pd.DataFrame:
+    """Every evaluated and rejected layout, in a stable order, with readable columns; for a
+    serving scenario also ``serving_concurrency_per_replica``, the highest concurrency at which
+    the layout meets the serving targets in the closed-form screen (empty when it never does or
+    is not a serving candidate)."""
     t = p.table.copy()
     keep = ["layout", *DEGREE_NAMES, "gpus", "valid", "rejected_because", "meets_all",
             "check_memory", "check_ttft", "check_tpot", "check_throughput", "ttft_s", "tpot_s",
@@ -184,5 +246,8 @@ def strategies_table(p: S.Plan) -> pd.DataFrame:
             "min_prefill_tokens_per_s_per_gpu", "min_decode_tokens_per_s_per_gpu",
             "min_total_tokens_per_s_per_gpu", "prefill_mfu", "tokens_per_s_per_user"]
     t = t[[c for c in keep if c in t.columns]]
+    if serving is not None:
+        conc = serving.get("concurrency_by_layout", {})
+        t = t.assign(serving_concurrency_per_replica=t["layout"].map(conc).astype("Int64"))
     return t.sort_values(["valid", "gpus", "layout"], ascending=[False, True, True],
                          kind="mergesort").reset_index(drop=True)

@@ -29,6 +29,7 @@ from analysis.search.checks import (  # noqa: F401  (THROUGHPUT_MEANING, add_che
     evaluate_all,
     throughput_reading,
 )
+from analysis.search.levers import throughput_levers
 from analysis.search.space import POW2, candidate_layouts  # noqa: F401  (POW2 re-exported)
 
 
@@ -320,9 +321,9 @@ def binding_constraint(scenario: Scenario, v: pd.DataFrame, best: pd.Series, kin
             + (f"; the {ceiling['resource']} ceiling is "
                f"{fmt.tokens_per_ms(ceiling['tokens_per_s_per_gpu'])} ({ceiling['why']})"
                if ceiling else "")
-            + (". Raising it needs proportionally more HBM bandwidth, a smaller KV cache "
-               "(fp8 KV, fewer KV heads, MLA) or shorter contexts" if kind == "decode" else
-               ". Raising it needs more FLOP/s per GPU, a higher MFU, or fewer FLOPs per token"))
+            + ". " + throughput_levers(scenario.model, kind, ceiling.get("resource"), best_seen,
+                                       ceiling.get("tokens_per_s_per_gpu"),
+                                       scenario.workload.batch_sequences))
     if r.ttft_s is not None and not fits["check_ttft"].any():
         best_ttft = float(fits["ttft_s"].min())
         out["failed"].append({"requirement": "TTFT", "best_value": best_ttft, "target": r.ttft_s})

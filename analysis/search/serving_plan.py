@@ -55,6 +55,7 @@ class ServingPlan:
     candidates_evaluated: int
     assumptions: list
     search_time_s: float
+    concurrency_by_layout: dict = field(default_factory=dict)
 
     @property
     def feasible(self) -> bool:
@@ -140,6 +141,16 @@ def choose(sv, agg: dict, dis: dict | None) -> tuple[str | None, str]:
         f"{'the same layout for both phases, ' if same else ''}not more than "
         f"{DISAGG_MARGIN:.0%} better, which does not pay for a second pool and the KV transfer "
         f"({dis['kv_transfer_s'] * 1e3:.2g} ms per request)")
+
+
+def concurrency_by_layout(table, sv) -> dict[str, int]:
+    """Each screened layout's highest concurrency per replica that meets the targets in the
+    closed-form screen (layouts that never meet them are left out)."""
+    if table is None or len(table) == 0:
+        return {}
+    ok = table[SS.meets_mask(table, sv)]
+    best = ok.groupby("layout")["concurrency_per_replica"].max()
+    return {str(k): int(v) for k, v in sorted(best.items())}
 
 
 def chosen_point(sv, agg: dict, dis: dict | None, winner: str | None, fronts: dict) -> dict | None:
@@ -231,6 +242,7 @@ def serving_plan(scenario: Scenario, opts: ServingPlanOptions | None = None) -> 
                                                                out["pareto"])},
         runs=out["runs"], rejected=out["rejected"],
         layouts_evaluated=out["layouts"], candidates_evaluated=len(out["table"]),
+        concurrency_by_layout=concurrency_by_layout(out["table"], sv),
         assumptions=list(scenario.assumptions) + assumptions(sv, so.estimate),
         search_time_s=time.perf_counter() - start)
 

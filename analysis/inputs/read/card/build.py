@@ -6,6 +6,7 @@ import os
 import re
 
 from analysis.inputs.errors import ParseError
+from analysis.inputs.read.card.serving import serving_block
 from analysis.inputs.read.card.strategy import current_strategy
 from analysis.inputs.read.card.values import INPUT_KINDS, CardState, fmt_num
 from analysis.inputs.types import COMPUTE_PEAK_KEY
@@ -264,6 +265,7 @@ _ERROR_FACT = {
     "hardware.bandwidth_utilization": "bandwidth_utilization",
     "requirements.ttft_s": "ttft_s", "requirements.tpot_s": "tpot_s",
     "requirements.throughput_tokens_per_ms_per_gpu": "throughput_per_ms",
+    "serving.percentile": "serving_percentile", "serving.request_rate_per_s": "request_rate_per_s",
     "model.num_layers": "num_layers", "model.hidden_size": "hidden_size",
     "model.attention.num_heads": "num_heads", "model.attention.head_dim": "head_dim",
     "model.attention.num_kv_heads": "num_kv_heads", "model.num_experts": "num_experts",
@@ -319,6 +321,9 @@ def build_scenario(st: CardState, path: str) -> tuple[dict, list[str]]:
     scenario: dict = {"name": slug, "source": path, "hardware": hardware, "model": model,
                       "workload": _workload(st, assumptions),
                       "requirements": _requirements(st, assumptions)}
+    serving = serving_block(st, assumptions)
+    if serving is not None:
+        scenario["serving"] = serving
     strategy = current_strategy(st, assumptions)
     if strategy is not None:
         scenario["current_strategy"] = strategy
@@ -345,6 +350,7 @@ FACT_PATH = {
     "prompt_tokens": "workload.prompt_tokens", "output_tokens": "workload.output_tokens",
     "ttft_s": "requirements.ttft_s", "tpot_s": "requirements.tpot_s",
     "throughput_per_ms": "requirements.throughput_tokens_per_ms_per_gpu",
+    "serving_percentile": "serving.percentile", "request_rate_per_s": "serving.request_rate_per_s",
 }
 
 

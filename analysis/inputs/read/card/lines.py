@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from analysis.inputs.errors import InputError, ParseError
+from analysis.inputs.read.card.serving import read_request_rate, read_tpot, read_ttft
 from analysis.inputs.read.card.values import (
     NONE_RE,
     CardLine,
@@ -19,7 +20,6 @@ from analysis.inputs.read.card.values import (
     read_params_b,
     read_prompt,
     read_throughput_per_ms,
-    read_time_s,
     read_tokens,
 )
 from analysis.inputs.read.text import (
@@ -204,14 +204,6 @@ def handle_gpus(st: CardState, line: CardLine) -> None:
     st.note(f"line {line.no} ignored: {line.text.strip()!r} (GPU count not understood)")
 
 
-def _ttft(st: CardState, line: CardLine) -> None:
-    st.set("ttft_s", read_time_s(st, line, "requirements.ttft_s"), line)
-
-
-def _tpot(st: CardState, line: CardLine) -> None:
-    st.set("tpot_s", read_time_s(st, line, "requirements.tpot_s"), line)
-
-
 def _throughput(st: CardState, line: CardLine) -> None:
     st.set("throughput_per_ms", read_throughput_per_ms(st, line), line)
 
@@ -367,8 +359,10 @@ def _is_hidden_key(k: str) -> bool:
 #: (test on the lower-case key, handler), first match wins. Requirements come first: "Time per
 #: output token" must not read as an output length.
 INPUT_RULES = [
-    (r"ttft|time to (?:the )?first token|first[\s-]token latency", _ttft),
-    (r"tpot|time per output token|inter[\s-]?token|\bitl\b|per[\s-]token latency", _tpot),
+    (r"ttft|time to (?:the )?first token|first[\s-]token latency", read_ttft),
+    (r"tpot|time per output token|inter[\s-]?token|\bitl\b|per[\s-]token latency", read_tpot),
+    (r"request rate|arrival rate|requests? per (?:second|minute)|\bqps\b|\brps\b",
+     read_request_rate),
     (r"throughput|\btps\b", _throughput),
     (r"\bmfu\b|flops util|compute util|model flops", _mfu),
     (r"(?:bandwidth|\bbw\b|\bmbu\b).*util|\bmbu\b", _bw_util),
