@@ -27,7 +27,8 @@ LAYERS = (
     ("analysis.report", 7),          # report, figures, tables, audit, sensitivity
     ("analysis.course", 7),          # the course's tables and figures
     ("analysis.explorer", 8),        # interactive front ends
-    ("analysis.cli", 8),
+    ("analysis.cli", 8),             # every verb's argparse
+    ("analysis.commands", 8),        # what each verb does with its arguments, and prints
     ("analysis.__main__", 8),
     ("analysis", 8),                 # the package's own __init__ (lazy public names)
 )
