@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pandas as pd
 
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
 from analysis.inputs.errors import MoEPlanError
 from analysis.inputs.types import Scenario, Strategy, Workload
 

@@ -1,5 +1,8 @@
 """The package's rooms import one way only: inputs <- anatomy <- readers <- estimate <- simulate
-<- search <- validation <- report / course <- cli.
+<- search <- validation <- report / course <- cli (and commands).
+
+It also holds the size rule: no module over 450 lines, no function over 60, except declarative
+tables named in LONG_MODULES / LONG_FUNCTIONS with their reason (none today).
 
 Each module's imports are read from its source (``ast``), so a violation fails here whatever the
 import order at run time. A room may use its own modules and any room below it, never one above.
@@ -27,7 +30,8 @@ LAYERS = (
     ("analysis.report", 7),          # report, figures, tables, audit, sensitivity
     ("analysis.course", 7),          # the course's tables and figures
     ("analysis.explorer", 8),        # interactive front ends
-    ("analysis.cli", 8),
+    ("analysis.cli", 8),             # every verb's argparse
+    ("analysis.commands", 8),        # what each verb does with its arguments, and prints
     ("analysis.__main__", 8),
     ("analysis", 8),                 # the package's own __init__ (lazy public names)
 )
@@ -106,3 +110,56 @@ def test_the_checker_catches_an_upward_import(tmp_path):
     mods = [m for _, m in imported_modules(fake, me="analysis.estimate.probe")]
     assert mods == ["analysis.report.strategy", "analysis.search.planner"]
     assert all(layer_of(m) > layer_of("analysis.estimate.probe") for m in mods)
+
+
+# ------------------------------------------------------------------------------------ sizes
+
+#: Most lines a module may have, and a function (its ``def`` line to its last line).
+MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 60
+
+#: Modules allowed past MAX_MODULE_LINES, each with its reason: declarative tables only.
+LONG_MODULES: dict[str, str] = {}
+
+#: Functions allowed past MAX_FUNCTION_LINES (``module:function``), each with its reason:
+#: declarative tables only (e.g. a literal mapping returned whole).
+LONG_FUNCTIONS: dict[str, str] = {}
+
+
+def _function_lengths(path: Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def test_no_module_is_too_long():
+    long = {module_name(p): n for p in MODULES
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    unexplained = {m: n for m, n in long.items() if m not in LONG_MODULES}
+    assert not unexplained, (f"modules over {MAX_MODULE_LINES} lines (split them, or list a "
+                             f"declarative table in LONG_MODULES with its reason): {unexplained}")
+
+
+def test_no_function_is_too_long():
+    long = {f"{module_name(p)}:{name}": n for p in MODULES for name, n in _function_lengths(p)
+            if n > MAX_FUNCTION_LINES}
+    unexplained = {f: n for f, n in long.items() if f not in LONG_FUNCTIONS}
+    assert not unexplained, (f"functions over {MAX_FUNCTION_LINES} lines (split them, or list a "
+                             f"declarative table in LONG_FUNCTIONS with its reason): "
+                             f"{unexplained}")
+
+
+def test_the_allowances_are_still_needed():
+    """An allowance whose module or function has shrunk (or gone) is removed, not kept."""
+    modules = {module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in MODULES}
+    functions = {f"{module_name(p)}:{name}": n for p in MODULES
+                 for name, n in _function_lengths(p)}
+    assert all(modules.get(m, 0) > MAX_MODULE_LINES for m in LONG_MODULES), LONG_MODULES
+    assert all(functions.get(f, 0) > MAX_FUNCTION_LINES for f in LONG_FUNCTIONS), LONG_FUNCTIONS
+
+
+def test_the_size_checker_can_fail(tmp_path):
+    """A 61-line function is measured as 61 lines (so the limit above can be exceeded)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n" + "    x = 1\n" * 59 + "    return x\n", encoding="utf-8")
+    assert _function_lengths(probe) == [("f", 61)]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from analysis.cli import build_parser
-from analysis.cli_checks import dumps_json
+from analysis.commands.checks import dumps_json
 from analysis.inputs.errors import InputError, MoEPlanError, ParseError
 from analysis.inputs.limits import LIMITS
 from analysis.inputs.read.files import read_text_file

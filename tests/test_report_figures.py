@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.read.scenario import load_scenario
 from analysis.report import report_figures as RF
 from analysis.report import strategy as report

@@ -80,7 +80,7 @@ def test_static_scenario_keeps_its_reading_and_no_serving_section():
 
 
 def _inputs(sc):
-    from analysis.estimate import model as E
+    from analysis import estimate as E
     from analysis.report.sections_inputs import ReportInputs
     return ReportInputs(sc, None, None, None, None, None, {}, E.Options())
 

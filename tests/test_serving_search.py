@@ -4,9 +4,9 @@ disaggregated prefill/decode, cost and energy. Hand-worked formulas first, then 
 import numpy as np
 import pytest
 
+from analysis import estimate as E
 from analysis.estimate import disagg as D
 from analysis.estimate import economics as EC
-from analysis.estimate import model as E
 from analysis.estimate import serving as SV
 from analysis.estimate import serving_grid as SG
 from analysis.inputs.errors import InputError

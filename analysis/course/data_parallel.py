@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis.course.layouts import decode_tpot_s, parse_layouts
 from analysis.course.memory import largest_batch_table
 from analysis.course.plots import (
@@ -23,7 +24,6 @@ from analysis.course.plots import (
     fig_axes,
     log_axes,
 )
-from analysis.estimate import model as E
 from analysis.inputs.types import Model, Scenario, Strategy
 
 __all__ = [

@@ -18,13 +18,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis.course.layouts import pure_ep
 from analysis.course.plots import (
     INT,
     panels,
 )
 from analysis.estimate import formulas as f
-from analysis.estimate import model as E
 from analysis.inputs.types import Hardware, Model
 from analysis.report.figures import PALETTE
 

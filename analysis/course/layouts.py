@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.errors import InputError
 from analysis.inputs.types import Scenario, Strategy, Workload
 

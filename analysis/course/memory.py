@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis.course.layouts import parse_layouts
 from analysis.course.plots import (
     COLORS,
@@ -26,7 +27,6 @@ from analysis.course.plots import (
     fig_axes,
     log_axes,
 )
-from analysis.estimate import model as E
 from analysis.estimate import serving
 from analysis.inputs.types import Model, Scenario, Strategy, Workload
 

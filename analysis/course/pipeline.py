@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from analysis import estimate as E
 from analysis.course.layouts import decode_tpot_s, parse_layouts
 from analysis.course.memory import largest_batch_table
 from analysis.course.plots import (
@@ -27,7 +28,6 @@ from analysis.course.plots import (
     log_axes,
 )
 from analysis.estimate import formulas as f
-from analysis.estimate import model as E
 from analysis.inputs.types import Scenario, Strategy
 
 __all__ = [

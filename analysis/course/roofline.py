@@ -22,12 +22,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis.course.layouts import pure_tp
 from analysis.course.plots import (
     INT,
     panels,
 )
-from analysis.estimate import model as E
 from analysis.inputs.types import Hardware, Model
 from analysis.report.figures import PALETTE
 

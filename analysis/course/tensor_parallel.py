@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis import estimate as E
 from analysis.course.layouts import pure_tp
 from analysis.estimate import formulas as f
-from analysis.estimate import model as E
 from analysis.inputs.types import Hardware, Model, Workload
 from analysis.report.figures import DPI, PALETTE
 

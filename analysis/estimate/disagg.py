@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.types import Scenario
 
 #: TTFT of a prefill instance that runs batches of length t back to back: a request waits for

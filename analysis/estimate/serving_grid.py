@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.types import Scenario, Workload
 
 

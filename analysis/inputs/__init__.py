@@ -19,6 +19,13 @@ from analysis.inputs.precision import (  # noqa: F401
     bytes_per_element,
     normalise_precision,
 )
+from analysis.inputs.scenario_types import (  # noqa: F401
+    Requirements,
+    Scenario,
+    ThroughputKind,
+    Workload,
+    prompt_grid_tokens,
+)
 from analysis.inputs.serving import ServingRequirements  # noqa: F401
 from analysis.inputs.strategy import (  # noqa: F401
     DEGREE_NAMES,
@@ -33,10 +40,5 @@ from analysis.inputs.types import (  # noqa: F401
     Model,
     NormKind,
     QKNorm,
-    Requirements,
-    Scenario,
-    ThroughputKind,
-    Workload,
-    prompt_grid_tokens,
     saturating_efficiency,
 )

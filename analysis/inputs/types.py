@@ -1,7 +1,9 @@
 """The five inputs of a plan: hardware, model, workload, requirements and layout (strategy).
 
-The layout lives in :mod:`analysis.inputs.strategy`, precisions in :mod:`analysis.inputs.precision`
-and the numeric checks in :mod:`analysis.inputs.checks`; their names are importable from here too.
+This module holds the GPU (hardware, calibration) and the model (attention, model). The workload,
+requirements and scenario live in :mod:`analysis.inputs.scenario_types`, the layout in
+:mod:`analysis.inputs.strategy`, precisions in :mod:`analysis.inputs.precision` and the numeric
+checks in :mod:`analysis.inputs.checks`; their names are importable from here too.
 
 Each is an immutable dataclass in SI base units with the unit in every field name. All validation
 lives here, in ``__post_init__``, and raises :class:`~analysis.errors.InputError` naming the field,
@@ -15,7 +17,7 @@ Notation (declared once, used in code, notebooks and reports; see ``notebooks/NO
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from analysis.inputs import limits
@@ -28,7 +30,14 @@ from analysis.inputs.precision import (  # noqa: F401  (re-exported for old impo
     bytes_per_element,
     normalise_precision,
 )
-from analysis.inputs.serving import ServingRequirements
+from analysis.inputs.scenario_types import (  # noqa: F401  (re-exported for old imports)
+    Requirements,
+    Scenario,
+    ThroughputKind,
+    Workload,
+    prompt_grid_tokens,
+)
+from analysis.inputs.serving import ServingRequirements  # noqa: F401
 from analysis.inputs.strategy import DEGREE_NAMES, Strategy, layout_label  # noqa: F401
 
 # --------------------------------------------------------------------------------------------
@@ -351,157 +360,3 @@ class Model:
     @property
     def activation_bytes_per_element(self) -> float:
         return bytes_per_element(self.activation_precision)
-
-
-# --------------------------------------------------------------------------------------------
-# Workload
-# --------------------------------------------------------------------------------------------
-
-#: Prompt lengths evaluated for a range [lo, hi]: powers of two strictly inside, plus both ends.
-def prompt_grid_tokens(lo: int, hi: int) -> tuple[int, ...]:
-    """Evaluation grid for a prompt-length range: ``lo``, every power of two in (lo, hi), ``hi``."""
-    pts = {lo, hi}
-    p = 1
-    while p < hi:
-        if p > lo:
-            pts.add(p)
-        p *= 2
-    return tuple(sorted(pts))
-
-
-@dataclass(frozen=True)
-class Workload:
-    """What the deployment serves: ``batch_sequences`` sequences in flight together.
-
-    ``prompt_lengths_tokens`` are the prompt lengths to evaluate (one for a fixed length, a grid
-    for a range); ``prompt_length_weights`` (same length, summing to 1) make it a distribution.
-    TTFT is checked at the longest prompt, the worst case.
-    """
-
-    batch_sequences: int
-    prompt_lengths_tokens: tuple[int, ...]
-    output_tokens: int = 256
-    prompt_length_weights: tuple[float, ...] | None = None
-    prompt_range_tokens: tuple[int, int] | None = None   # as the user gave it, for reports
-    output_tokens_stated: bool = True    # False when output_tokens is a default, not the user's
-
-    def __post_init__(self) -> None:
-        check_positive("workload.batch_sequences", self.batch_sequences, integer=True)
-        check_positive("workload.output_tokens", self.output_tokens, integer=True)
-        if not self.prompt_lengths_tokens:
-            raise InputError("workload.prompt_lengths_tokens", self.prompt_lengths_tokens,
-                             "no prompt length given", "one or more whole numbers > 0")
-        for s in self.prompt_lengths_tokens:
-            check_positive("workload.prompt_lengths_tokens", s, integer=True)
-        if self.prompt_length_weights is not None:
-            w = self.prompt_length_weights
-            if len(w) != len(self.prompt_lengths_tokens):
-                raise InputError("workload.prompt_length_weights", w,
-                                 "needs one weight per prompt length",
-                                 f"{len(self.prompt_lengths_tokens)} weights summing to 1")
-            for x in w:
-                check_positive("workload.prompt_length_weights", x, allow_zero=True)
-            if abs(sum(w) - 1) > 1e-6:
-                raise InputError("workload.prompt_length_weights", w, f"sum to {sum(w):g}",
-                                 "weights summing to 1")
-        if self.prompt_range_tokens is not None:
-            lo, hi = self.prompt_range_tokens
-            if lo > hi:
-                raise InputError("workload.prompt_range_tokens", self.prompt_range_tokens,
-                                 "the range is reversed", f"[{hi}, {lo}]")
-        limits.check_workload(self)
-
-    @property
-    def max_prompt_tokens(self) -> int:
-        return max(self.prompt_lengths_tokens)
-
-    @property
-    def min_prompt_tokens(self) -> int:
-        return min(self.prompt_lengths_tokens)
-
-    @classmethod
-    def from_range(cls, batch_sequences: int, lo: int, hi: int, output_tokens: int = 256,
-                   output_tokens_stated: bool = True) -> Workload:
-        check_positive("workload.prompt_range_tokens[0]", lo, integer=True)
-        check_positive("workload.prompt_range_tokens[1]", hi, integer=True)
-        limits.check_limit("workload.prompt_range_tokens[1]", hi, "prompt_tokens")
-        if lo > hi:
-            raise InputError("workload.prompt_range_tokens", (lo, hi), "the range is reversed",
-                             f"[{hi}, {lo}]")
-        return cls(batch_sequences, prompt_grid_tokens(int(lo), int(hi)), output_tokens,
-                   prompt_range_tokens=(int(lo), int(hi)),
-                   output_tokens_stated=output_tokens_stated)
-
-
-# --------------------------------------------------------------------------------------------
-# Requirements
-# --------------------------------------------------------------------------------------------
-
-ThroughputKind = Literal["prefill", "decode", "total"]
-
-
-@dataclass(frozen=True)
-class Requirements:
-    """Service-level targets; each is optional (None = not required).
-
-    ``throughput_tokens_per_s_per_gpu`` counts the tokens named by ``throughput_kind``:
-    "prefill" (prompt tokens processed), "decode" (tokens generated) or "total" (both, over a
-    whole request). ``memory_reserve_fraction`` of HBM is kept free for the runtime
-    (allocator fragmentation, CUDA context, graphs).
-    """
-
-    ttft_s: float | None = None
-    tpot_s: float | None = None
-    throughput_tokens_per_s_per_gpu: float | None = None
-    throughput_kind: ThroughputKind | None = None
-    throughput_kind_reason: str = ""
-    memory_reserve_fraction: float = 0.1
-
-    def __post_init__(self) -> None:
-        for name in ("ttft_s", "tpot_s", "throughput_tokens_per_s_per_gpu"):
-            v = getattr(self, name)
-            if v is not None:
-                check_positive(f"requirements.{name}", v)
-        if self.throughput_kind not in (None, "prefill", "decode", "total"):
-            raise InputError("requirements.throughput_kind", self.throughput_kind,
-                             "unknown throughput kind", "prefill, decode, total")
-        check_fraction("requirements.memory_reserve_fraction", self.memory_reserve_fraction,
-                       allow_zero=True)
-        if self.memory_reserve_fraction >= 1:
-            raise InputError("requirements.memory_reserve_fraction", self.memory_reserve_fraction,
-                             "would leave no memory for the model", "0 <= x < 1")
-        limits.check_requirements(self)
-
-# --------------------------------------------------------------------------------------------
-# Scenario: everything a plan needs, plus what was assumed to fill the gaps
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Scenario:
-    """One planning problem. ``assumptions`` lists every default used to fill a gap in the input;
-    ``warnings`` lists anything the user should look at (e.g. declared vs derived size)."""
-
-    name: str
-    hardware: Hardware
-    model: Model
-    workload: Workload
-    requirements: Requirements = field(default_factory=Requirements)
-    current_strategy: Strategy | None = None
-    max_gpus: int = 1024
-    fixed_gpus: int | None = None
-    assumptions: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    source: str = ""
-    serving: ServingRequirements | None = None   # the serving: block, when the scenario has one
-
-    def __post_init__(self) -> None:
-        check_positive("scenario.max_gpus", self.max_gpus, integer=True)
-        if self.fixed_gpus is not None:
-            check_positive("scenario.fixed_gpus", self.fixed_gpus, integer=True)
-        limits.check_scenario(self)
-
-    def with_assumptions(self, *more: str) -> Scenario:
-        return replace(self, assumptions=tuple(dict.fromkeys(self.assumptions + more)))
-
-    def with_warnings(self, *more: str) -> Scenario:
-        return replace(self, warnings=tuple(dict.fromkeys(self.warnings + more)))

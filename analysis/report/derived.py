@@ -10,8 +10,9 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
+from analysis.estimate import formulas
 from analysis.inputs.types import Scenario, Strategy
 from analysis.search import planner as S
 
@@ -78,7 +79,7 @@ def optimisations(scenario: Scenario, est: E.Estimate, opts: E.Options
         out.append(("Overlap communication with computation", False,
                     f"communication is only {comm_share:.0%} of TTFT"))
     if s.pp > 1:
-        bubble = float(np.asarray(E.f.pipeline_bubble_fraction(s.pp, s.microbatches)))
+        bubble = float(np.asarray(formulas.pipeline_bubble_fraction(s.pp, s.microbatches)))
         why = (f"{s.pp} stages with {s.microbatches} micro-batches leave {bubble:.0%} of "
                f"prefill idle")
         out.append(("Prefill micro-batching against pipeline bubbles", True, why))
@@ -123,7 +124,7 @@ def _expert_balance(scenario: Scenario, s: Strategy) -> tuple[str, bool, str]:
     busiest = float(E.busiest_rank_load(mu, lay.ep, m, lay.redundant_experts,
                                         E.Options(imbalance="uniform"))[0])
     dec_mu = wl.batch_sequences / s.dp * m.top_k / s.ep
-    dec_ratio = float(E.f.expected_max_load(dec_mu, s.ep)) / dec_mu
+    dec_ratio = float(formulas.expected_max_load(dec_mu, s.ep)) / dec_mu
     why = (f"under uniform-random routing the busiest of {s.ep} EP ranks carries "
            f"{busiest / mu:.2f}x the mean in prefill and {dec_ratio:.2f}x in decode; real "
            f"routing is more skewed, so replicate hot experts when the gap matters")

@@ -22,7 +22,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from analysis.estimate.model import MEMORY_COMPONENTS
+from analysis.estimate.memory import MEMORY_COMPONENTS
 from analysis.inputs.types import Hardware
 
 __all__ = [

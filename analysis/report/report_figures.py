@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.types import Scenario, Strategy
 from analysis.report import figures as F
 from analysis.report import tables as T

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
 from analysis.inputs.types import Scenario
 from analysis.search import planner as S
 

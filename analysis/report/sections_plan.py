@@ -6,8 +6,8 @@ declared reading, the binding constraint, the checklist and the assumptions.
 from __future__ import annotations
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
 from analysis.inputs.types import Strategy
 from analysis.report.derived import (
     MEMORY_WITH_RESERVE,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
 from analysis.inputs.errors import LayoutError
 from analysis.inputs.types import DEGREE_NAMES, Scenario, Strategy
 from analysis.report import html as H

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis import fmt
 from analysis.estimate import formulas as f
-from analysis.estimate import model as E
 from analysis.inputs.types import Hardware, Model, Scenario, Strategy
 
 __all__ = [

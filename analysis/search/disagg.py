@@ -26,8 +26,8 @@ import math
 import numpy as np
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis.estimate import disagg as D
-from analysis.estimate import model as E
 from analysis.estimate import serving_grid as SG
 from analysis.inputs.serving import ServingRequirements
 from analysis.inputs.types import Scenario, Strategy

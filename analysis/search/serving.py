@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.estimate import serving_grid as SG
 from analysis.inputs.serving import ServingRequirements
 from analysis.inputs.types import Scenario, Strategy

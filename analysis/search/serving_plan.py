@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from analysis import estimate as E
 from analysis.estimate import economics as EC
-from analysis.estimate import model as E
 from analysis.inputs.errors import InputError, MoEPlanError
 from analysis.inputs.read.mapping import hardware_from_ref
 from analysis.inputs.types import Scenario

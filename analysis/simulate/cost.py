@@ -43,8 +43,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from analysis import estimate as E
 from analysis.estimate import formulas as f
-from analysis.estimate import model as E
 from analysis.inputs.errors import InputError
 from analysis.inputs.types import (
     DEGREE_NAMES,

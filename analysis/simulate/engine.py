@@ -87,10 +87,36 @@ def run_replica(req: Requests, caps: EngineCaps, cost: IterationCost,
                 concurrency: int | None = None) -> Trace:
     """Simulate one replica serving ``req``. ``concurrency`` C: a closed loop (C sent at 0, each
     completion sends the next); None: requests are sent at ``req.arrival_s``."""
-    n = len(req)
-    isl = req.isl.tolist()
-    osl = req.osl.tolist()
-    prefix = req.prefix_cached.tolist()
+    sim = _Replica(req, caps, cost, concurrency)
+    if sim.closed:
+        for rid in range(min(int(concurrency), sim.n)):
+            sim.send(rid, 0.0)
+        sim.next_send = min(int(concurrency), sim.n)
+    closed, n, times = sim.closed, sim.n, sim.times
+    running, prefilling, stalls = sim.running, sim.prefilling, sim.stalls   # mutated in place
+    waiting = sim.waiting
+    send_arrivals, admit, decode_stretch, iteration = (sim.send_arrivals, sim.admit,
+                                                       sim.decode_stretch, sim.iteration)
+    while True:
+        if not closed and sim.next_send < n and times[sim.next_send] <= sim.now:
+            send_arrivals()
+        if any(waiting):            # blocks only grow at admission, so the peak cannot move
+            admit()
+        if not any(running):
+            if not closed and sim.next_send < n:
+                sim.now = max(sim.now, times[sim.next_send])
+                continue
+            break
+        if not any(prefilling) and not any(stalls):
+            decode_stretch()
+        else:
+            iteration()
+    return sim.trace()
+
+
+def blocks_needed(isl: list[int], osl: list[int], caps: EngineCaps) -> list[int]:
+    """KV blocks each request reserves at admission; an :class:`InputError` when one request
+    alone needs more than a rank's pool."""
     bs = caps.block_size_tokens
     need = [blocks_for(i + o, bs) for i, o in zip(isl, osl, strict=True)]
     if max(need) > caps.kv_capacity_blocks:
@@ -99,225 +125,280 @@ def run_replica(req: Requests, caps: EngineCaps, cost: IterationCost,
                          f"one request needs {need[big]} KV blocks of {bs} tokens but a rank's "
                          f"pool holds {caps.kv_capacity_blocks}",
                          "shorter requests, more GPUs per rank (tp, pp) or a larger KV fraction")
-    R = caps.ranks
-    cap_run = caps.max_running_requests
-    budget0 = caps.max_tokens_per_iteration
-    kv_cap = caps.kv_capacity_blocks
-    mixed = caps.mixing == "mixed"
-    chunked = caps.chunked_prefill
-    overhead = caps.iteration_overhead_s
-    least_loaded = caps.dp_assignment == "least_loaded"
+    return need
 
-    arrival = [math.nan] * n
-    first = [math.nan] * n
-    done = [math.nan] * n
-    waiting = [deque() for _ in range(R)]
-    prefilling: list[list[list[int]]] = [[] for _ in range(R)]   # [rid, position, end]
-    running = [0] * R
-    n_dec = [0] * R
-    ctx_base = [0] * R              # sum of context = ctx_base + n_dec * decode step
-    dstep = [0] * R
-    heaps: list[list[tuple[int, int]]] = [[] for _ in range(R)]   # (finish step, rid)
-    blocks = [0] * R
-    stalls: list[list[list[float]]] = [[] for _ in range(R)]     # [accumulated s, requests]
-    itl: dict[float, int] = {}
-    peak_blocks = 0
-    kv_limited = running_limited = False
-    rr = 0
-    iterations = 0
-    now = 0.0
 
-    closed = concurrency is not None
-    times = req.arrival_s.tolist()
-    next_send = 0                   # next request to send (both loops send in id order)
+class _Replica:
+    """One replica's state while :func:`run_replica` runs it: per rank, the waiting queue, the
+    prompts being prefilled ([rid, position, end]), the decodes (count, context sum
+    ``ctx_base + n_dec * decode step``, a heap of (finish step, rid)), reserved KV blocks and
+    decodes stalled behind a prefill-only iteration ([accumulated s, requests])."""
 
-    def target_rank() -> int:
-        if not least_loaded or R == 1:
-            return rr % R
-        loads = [4 * len(waiting[r]) + running[r] for r in range(R)]
+    def __init__(self, req: Requests, caps: EngineCaps, cost: IterationCost,
+                 concurrency: int | None) -> None:
+        n = self.n = len(req)
+        self.isl = req.isl.tolist()
+        self.osl = req.osl.tolist()
+        self.prefix = req.prefix_cached.tolist()
+        self.need = blocks_needed(self.isl, self.osl, caps)
+        self.cost = cost
+        R = self.R = caps.ranks
+        self.cap_run = caps.max_running_requests
+        self.budget0 = caps.max_tokens_per_iteration
+        self.kv_cap = caps.kv_capacity_blocks
+        self.mixed = caps.mixing == "mixed"
+        self.chunked = caps.chunked_prefill
+        self.overhead = caps.iteration_overhead_s
+        self.least_loaded = caps.dp_assignment == "least_loaded"
+        self.arrival = [math.nan] * n
+        self.first = [math.nan] * n
+        self.done = [math.nan] * n
+        self.waiting = [deque() for _ in range(R)]
+        self.prefilling: list[list[list[int]]] = [[] for _ in range(R)]
+        self.running = [0] * R
+        self.n_dec = [0] * R
+        self.ctx_base = [0] * R
+        self.dstep = [0] * R
+        self.heaps: list[list[tuple[int, int]]] = [[] for _ in range(R)]
+        self.blocks = [0] * R
+        self.stalls: list[list[list[float]]] = [[] for _ in range(R)]
+        self.itl: dict[float, int] = {}
+        self.peak_blocks = 0
+        self.kv_limited = self.running_limited = False
+        self.rr = 0
+        self.iterations = 0
+        self.now = 0.0
+        self.closed = concurrency is not None
+        self.times = req.arrival_s.tolist()
+        self.next_send = 0          # next request to send (both loops send in id order)
+
+    # ---------------------------------------------------------------- arrivals and admission
+
+    def target_rank(self) -> int:
+        if not self.least_loaded or self.R == 1:
+            return self.rr % self.R
+        loads = [4 * len(self.waiting[r]) + self.running[r] for r in range(self.R)]
         return loads.index(min(loads))
 
-    def send(rid: int, t: float) -> None:
-        nonlocal rr
-        r = target_rank()
-        rr += 1
-        arrival[rid] = t
-        waiting[r].append(rid)
+    def send(self, rid: int, t: float) -> None:
+        r = self.target_rank()
+        self.rr += 1
+        self.arrival[rid] = t
+        self.waiting[r].append(rid)
 
-    def finish(r: int, rid: int, t: float) -> None:
-        nonlocal next_send
-        done[rid] = t
-        blocks[r] -= need[rid]
-        running[r] -= 1
-        if closed and next_send < n:
-            send(next_send, t)
-            next_send += 1
+    def send_arrivals(self) -> None:
+        """Open loop: send every request that has arrived by now."""
+        times = self.times
+        while self.next_send < self.n and times[self.next_send] <= self.now:
+            self.send(self.next_send, times[self.next_send])
+            self.next_send += 1
 
-    if closed:
-        for rid in range(min(int(concurrency), n)):
-            send(rid, 0.0)
-        next_send = min(int(concurrency), n)
+    def finish(self, r: int, rid: int, t: float) -> None:
+        self.done[rid] = t
+        self.blocks[r] -= self.need[rid]
+        self.running[r] -= 1
+        if self.closed and self.next_send < self.n:
+            self.send(self.next_send, t)
+            self.next_send += 1
 
-    while True:
-        if not closed:
-            while next_send < n and times[next_send] <= now:
-                send(next_send, times[next_send])
-                next_send += 1
-        # admission, FCFS per rank
-        for r in range(R):
-            w = waiting[r]
+    def admit(self) -> None:
+        """FCFS per rank, while the running cap and the KV pool allow."""
+        running, blocks, need, cap_run, kv_cap = (self.running, self.blocks, self.need,
+                                                  self.cap_run, self.kv_cap)
+        for r in range(self.R):
+            w = self.waiting[r]
             while w:
                 rid = w[0]
                 if running[r] >= cap_run:
-                    running_limited = True
+                    self.running_limited = True
                     break
                 if blocks[r] + need[rid] > kv_cap:
-                    kv_limited = True
+                    self.kv_limited = True
                     break
                 w.popleft()
                 blocks[r] += need[rid]
                 running[r] += 1
-                prefilling[r].append([rid, prefix[rid], isl[rid]])
-            if blocks[r] > peak_blocks:
-                peak_blocks = blocks[r]
-        if not any(running):
-            if not closed and next_send < n:
-                now = max(now, times[next_send])
-                continue
-            break
+                self.prefilling[r].append([rid, self.prefix[rid], self.isl[rid]])
+            if blocks[r] > self.peak_blocks:
+                self.peak_blocks = blocks[r]
 
-        if not any(prefilling) and not any(stalls):
-            # ---- a stretch of decode-only iterations, advanced at once
-            k = min(heaps[r][0][0] - dstep[r] for r in range(R) if n_dec[r])
+    # ---------------------------------------------------------------- decode-only stretches
 
-            def stretch_s(k: int) -> float:
-                worst = 0.0
-                seen = set()        # ranks in the same state (waves) are priced once
-                for r in range(R):
-                    nd = n_dec[r]
-                    if nd:
-                        ctx_sum = ctx_base[r] + nd * (dstep[r] + (k + 1) / 2)
-                        if (nd, ctx_sum) in seen:
-                            continue
-                        seen.add((nd, ctx_sum))
-                        c, m = cost.decode_attention(nd, ctx_sum / nd)
-                        worst = max(worst, cost.attention_s(c, m) + cost.head(nd))
-                return cost.iteration_s(max(n_dec), worst) + overhead
+    def stretch_s(self, k: int) -> float:
+        """One iteration of a k-iteration decode-only stretch, priced at its mid-point context."""
+        cost, n_dec, ctx_base, dstep = self.cost, self.n_dec, self.ctx_base, self.dstep
+        if self.R == 1:             # one rank (the common case): no waves to price once
+            nd = n_dec[0]
+            c, m = cost.decode_attention(nd, (ctx_base[0] + nd * (dstep[0] + (k + 1) / 2)) / nd)
+            worst = max(0.0, cost.attention_s(c, m) + cost.head(nd))
+            return cost.iteration_s(nd, worst) + self.overhead
+        worst = 0.0
+        seen = set()                # ranks in the same state (waves) are priced once
+        for r in range(self.R):
+            nd = n_dec[r]
+            if nd:
+                ctx_sum = ctx_base[r] + nd * (dstep[r] + (k + 1) / 2)
+                if (nd, ctx_sum) in seen:
+                    continue
+                seen.add((nd, ctx_sum))
+                c, m = cost.decode_attention(nd, ctx_sum / nd)
+                worst = max(worst, cost.attention_s(c, m) + cost.head(nd))
+        return cost.iteration_s(max(n_dec), worst) + self.overhead
 
-            t = stretch_s(k)
-            if not closed and next_send < n and now + k * t > times[next_send]:
-                r = target_rank()
-                if running[r] < cap_run and blocks[r] + need[next_send] <= kv_cap:
-                    k2 = max(1, math.ceil((times[next_send] - now) / t))
-                    if k2 < k:
-                        k = k2
-                        t = stretch_s(k)
-            now += k * t
-            iterations += k
-            total = sum(n_dec)
-            itl[t] = itl.get(t, 0) + total * k
-            for r in range(R):
-                if n_dec[r]:
-                    dstep[r] += k
-                    _pop_finished(r, heaps, dstep, n_dec, ctx_base, isl, osl, now, finish)
-            continue
+    def decode_stretch(self) -> None:
+        """Decode-only iterations advanced at once, up to the next completion, or to the next
+        arrival when the rank it would go to could admit it."""
+        n_dec, dstep, heaps, R, itl = self.n_dec, self.dstep, self.heaps, self.R, self.itl
+        k = min(heaps[r][0][0] - dstep[r] for r in range(R) if n_dec[r])
+        t = self.stretch_s(k)
+        nxt = self.next_send
+        now = self.now
+        if not self.closed and nxt < self.n and now + k * t > self.times[nxt]:
+            r = self.target_rank()
+            if self.running[r] < self.cap_run and self.blocks[r] + self.need[nxt] <= self.kv_cap:
+                k2 = max(1, math.ceil((self.times[nxt] - now) / t))
+                if k2 < k:
+                    k = k2
+                    t = self.stretch_s(k)
+        self.now = now + k * t
+        self.iterations += k
+        itl[t] = itl.get(t, 0) + sum(n_dec) * k
+        for r in range(R):
+            if n_dec[r]:
+                dstep[r] += k
+                self.pop_finished(r)
 
-        # ---- one explicit iteration
+    def pop_finished(self, r: int) -> None:
+        """End every request of rank ``r`` whose last decode step has run; take its share out
+        of the rank's context sum (it joined at step ``d0 = finish step - (osl - 1)``)."""
+        h = self.heaps[r]
+        d = self.dstep[r]
+        if not h or h[0][0] > d:
+            return
+        isl, osl, n_dec, ctx_base, now = self.isl, self.osl, self.n_dec, self.ctx_base, self.now
+        while h and h[0][0] <= d:
+            step, rid = heapq.heappop(h)
+            n_dec[r] -= 1
+            ctx_base[r] -= isl[rid] - (step - osl[rid] + 1)
+            self.finish(r, rid, now)
+
+    # ---------------------------------------------------------------- one explicit iteration
+
+    def iteration(self) -> None:
+        """One iteration with prompt chunks (or stalled decodes): the busiest rank sets its time."""
         busiest = 0
         worst = 0.0
         plan = []
-        for r in range(R):
-            pf = prefilling[r]
-            nd = n_dec[r]
-            if not pf and not nd:
-                plan.append(None)
-                continue
-            budget = budget0
-            tokens = logits = 0
-            c = m = 0.0
-            decodes = nd > 0 and (mixed or not pf)
-            if decodes:
-                tokens += nd
-                logits += nd
-                budget -= nd
-            chunks = []
-            if pf and (mixed or not decodes):
-                for item in pf:
-                    rem = item[2] - item[1]
-                    if budget <= 0:
-                        break
-                    if chunked:
-                        take = min(rem, budget)
-                    elif rem <= budget or not chunks:
-                        take = rem
-                    else:
-                        break
-                    pc, pm = cost.prefill_attention(item[1], item[1] + take)
-                    c += pc
-                    m += pm
-                    tokens += take
-                    budget -= take
-                    logits += 1
-                    chunks.append((item, take))
-            if decodes:
-                dc, dm = cost.decode_attention(nd, (ctx_base[r] + nd * (dstep[r] + 1)) / nd)
-                c += dc
-                m += dm
-            busiest = max(busiest, tokens)
-            worst = max(worst, cost.attention_s(c, m) + cost.head(logits))
-            plan.append((decodes, chunks))
-        t = cost.iteration_s(busiest, worst) + overhead
-        now += t
-        iterations += 1
-        for r in range(R):
+        for r in range(self.R):
+            p = self.plan_rank(r)
+            if p is not None:
+                tokens, s = p[2], p[3]
+                busiest = max(busiest, tokens)
+                worst = max(worst, s)
+            plan.append(p)
+        t = self.cost.iteration_s(busiest, worst) + self.overhead
+        self.now += t
+        self.iterations += 1
+        for r in range(self.R):
             p = plan[r]
-            if p is None:
-                continue
-            decodes, chunks = p
-            nd = n_dec[r]
-            if decodes:
-                stalled = 0
-                for acc, cnt in stalls[r]:
-                    itl[acc + t] = itl.get(acc + t, 0) + cnt
-                    stalled += cnt
-                if nd > stalled:
-                    itl[t] = itl.get(t, 0) + nd - stalled
-                stalls[r] = []
-                dstep[r] += 1
-                _pop_finished(r, heaps, dstep, n_dec, ctx_base, isl, osl, now, finish)
-            elif nd:
-                stalled = 0
-                for g in stalls[r]:
-                    g[0] += t
-                    stalled += g[1]
-                if nd > stalled:
-                    stalls[r].append([t, nd - stalled])
-            if chunks:
-                for item, take in chunks:
-                    item[1] += take
-                    if item[1] >= item[2]:
-                        rid = item[0]
-                        first[rid] = now
-                        if osl[rid] <= 1:
-                            finish(r, rid, now)
-                        else:
-                            n_dec[r] += 1
-                            ctx_base[r] += isl[rid] - dstep[r]
-                            heapq.heappush(heaps[r], (dstep[r] + osl[rid] - 1, rid))
-                prefilling[r] = [it for it in prefilling[r] if it[1] < it[2]]
+            if p is not None:
+                self.apply_rank(r, p[0], p[1], t)
 
-    gaps = np.array(sorted(itl), dtype=float)
-    counts = np.array([itl[g] for g in sorted(itl)], dtype=np.int64)
-    return Trace(np.array(arrival), np.array(first), np.array(done), gaps, counts, iterations,
-                 peak_blocks / kv_cap, kv_limited, running_limited)
+    def plan_rank(self, r: int):
+        """(decodes run?, [(prompt item, tokens taken)], tokens, attention + head s) of rank
+        ``r`` this iteration, or None when it has nothing to run."""
+        pf = self.prefilling[r]
+        nd = self.n_dec[r]
+        if not pf and not nd:
+            return None
+        cost = self.cost
+        budget = self.budget0
+        tokens = logits = 0
+        c = m = 0.0
+        decodes = nd > 0 and (self.mixed or not pf)
+        if decodes:
+            tokens += nd
+            logits += nd
+            budget -= nd
+        chunks = []
+        if pf and (self.mixed or not decodes):
+            chunks, c, m, taken = self.prompt_chunks(pf, budget)
+            tokens += taken
+            logits += len(chunks)
+        if decodes:
+            dc, dm = cost.decode_attention(nd, (self.ctx_base[r] + nd * (self.dstep[r] + 1)) / nd)
+            c += dc
+            m += dm
+        return decodes, chunks, tokens, cost.attention_s(c, m) + cost.head(logits)
 
+    def prompt_chunks(self, pf: list[list[int]], budget: int):
+        """Prompt chunks FCFS under ``budget`` tokens: ([(item, take)], attention compute s,
+        attention memory s, tokens taken)."""
+        chunks = []
+        c = m = 0.0
+        taken = 0
+        for item in pf:
+            rem = item[2] - item[1]
+            if budget <= 0:
+                break
+            if self.chunked:
+                take = min(rem, budget)
+            elif rem <= budget or not chunks:
+                take = rem
+            else:
+                break
+            pc, pm = self.cost.prefill_attention(item[1], item[1] + take)
+            c += pc
+            m += pm
+            taken += take
+            budget -= take
+            chunks.append((item, take))
+        return chunks, c, m, taken
 
-def _pop_finished(r, heaps, dstep, n_dec, ctx_base, isl, osl, now, finish) -> None:
-    """End every request of rank ``r`` whose last decode step has run; take its share out of
-    the rank's context sum (it joined at step ``d0 = finish step - (osl - 1)``)."""
-    h = heaps[r]
-    while h and h[0][0] <= dstep[r]:
-        step, rid = heapq.heappop(h)
-        n_dec[r] -= 1
-        ctx_base[r] -= isl[rid] - (step - osl[rid] + 1)
-        finish(r, rid, now)
+    def apply_rank(self, r: int, decodes: bool, chunks: list, t: float) -> None:
+        """Rank ``r`` after an iteration of ``t`` s: decodes emit (or stall), prompts advance."""
+        nd = self.n_dec[r]
+        itl = self.itl
+        if decodes:
+            stalled = 0
+            for acc, cnt in self.stalls[r]:
+                itl[acc + t] = itl.get(acc + t, 0) + cnt
+                stalled += cnt
+            if nd > stalled:
+                itl[t] = itl.get(t, 0) + nd - stalled
+            self.stalls[r] = []
+            self.dstep[r] += 1
+            self.pop_finished(r)
+        elif nd:
+            stalled = 0
+            for g in self.stalls[r]:
+                g[0] += t
+                stalled += g[1]
+            if nd > stalled:
+                self.stalls[r].append([t, nd - stalled])
+        if chunks:
+            self.prompts_advanced(r, chunks)
+
+    def prompts_advanced(self, r: int, chunks: list) -> None:
+        """A prompt whose last chunk ran emits its first token now and starts decoding."""
+        now = self.now
+        for item, take in chunks:
+            item[1] += take
+            if item[1] >= item[2]:
+                rid = item[0]
+                self.first[rid] = now
+                if self.osl[rid] <= 1:
+                    self.finish(r, rid, now)
+                else:
+                    self.n_dec[r] += 1
+                    self.ctx_base[r] += self.isl[rid] - self.dstep[r]
+                    heapq.heappush(self.heaps[r], (self.dstep[r] + self.osl[rid] - 1, rid))
+        self.prefilling[r] = [it for it in self.prefilling[r] if it[1] < it[2]]
+
+    def trace(self) -> Trace:
+        itl = self.itl
+        gaps = np.array(sorted(itl), dtype=float)
+        counts = np.array([itl[g] for g in sorted(itl)], dtype=np.int64)
+        return Trace(np.array(self.arrival), np.array(self.first), np.array(self.done), gaps,
+                     counts, self.iterations, self.peak_blocks / self.kv_cap, self.kv_limited,
+                     self.running_limited)

@@ -161,7 +161,23 @@ def load_profile(spec: Mapping[str, Any] | str | None, capacity_bytes: float, tp
         oldest = data["versions"][0]["from_version"]
         raise InputError("engine.version", asked, f"older than the oldest {name} profile",
                          f"{oldest} or later")
-    merged: dict[str, Any] = {**data.get("defaults", {}), **chosen}
+    merged = _settings({**data.get("defaults", {}), **chosen}, name, capacity_bytes, tp,
+                       offline, assumptions)
+    for key in OVERRIDABLE:
+        if key in spec:
+            merged[key] = spec[key]
+    profile = _build(merged, name, version, data["source"])
+    overridden = [k for k in OVERRIDABLE if k in spec]
+    if overridden:
+        assumptions.append(f"engine {name}: caps overridden by the run: {', '.join(overridden)}")
+    return profile, assumptions
+
+
+def _settings(merged: dict[str, Any], name: str, capacity_bytes: float, tp: int, offline: bool,
+              assumptions: list[str]) -> dict[str, Any]:
+    """A version's settings on this GPU: its small- or large-GPU and offline variants applied,
+    the KV fraction for this tensor-parallel size (or from SGLang's reserved-memory bands).
+    Appends what it assumed to ``assumptions``."""
     cap_gib = capacity_bytes / GiB
     small = merged.pop("small_gpu", None)
     large = merged.pop("large_gpu", None)
@@ -183,14 +199,7 @@ def load_profile(spec: Mapping[str, Any] | str | None, capacity_bytes: float, tp
     if bands:
         reserved = sglang_reserved_bytes(capacity_bytes, tp, bands, above)
         merged["kv_memory_fraction"] = (capacity_bytes - reserved) / capacity_bytes
-    for key in OVERRIDABLE:
-        if key in spec:
-            merged[key] = spec[key]
-    profile = _build(merged, name, version, data["source"])
-    overridden = [k for k in OVERRIDABLE if k in spec]
-    if overridden:
-        assumptions.append(f"engine {name}: caps overridden by the run: {', '.join(overridden)}")
-    return profile, assumptions
+    return merged
 
 
 def _build(m: Mapping[str, Any], name: str, version: str, source: str) -> EngineProfile:

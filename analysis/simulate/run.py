@@ -152,19 +152,7 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
                              {"hardware": "a GPU preset name, e.g. H100-SXM",
                               "model": "a model preset name, a model YAML or a config.json path",
                               "workload": "{isl, osl, arrival: {kind, ...}}"}[required])
-    assumptions: list[str] = []
-    if isinstance(d["hardware"], Hardware):     # the validation's trial curves, already built
-        hw = d["hardware"]
-    else:
-        hw, a = hardware_from_ref(d["hardware"], "hardware")
-        assumptions += a
-    model, a = model_from_ref(d["model"], base_dir, "model")
-    assumptions += a
-    if d.get("precision") is not None:
-        p = _mapping(d["precision"], "precision", "{weights: fp8, kv: fp8, experts: fp4}")
-        _keys(p, PRECISION_KEYS, "precision")
-        model = C.with_precision(model, p.get("weights"), p.get("kv"), p.get("experts"),
-                                 p.get("activations"))
+    hw, model, assumptions = _hardware_and_model(d, base_dir)
     mode = d.get("mode", "derated")
     if mode not in MODES:
         raise InputError("mode", mode, "unknown mode", ", ".join(MODES))
@@ -174,20 +162,8 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
     assumptions += a
     gpus = C.gpus_of(strategy)
 
-    w = _mapping(d["workload"], "workload", "{isl: 1024, osl: 256, arrival: {kind: burst, "
-                                            "num_requests: 500}}")
-    _keys(w, WORKLOAD_KEYS, "workload")
-    for required in ("isl", "osl", "arrival"):
-        if w.get(required) is None:
-            raise InputError(f"workload.{required}", None, "required but not given",
-                             {"isl": "prompt tokens: a whole number or {distribution: ...}",
-                              "osl": "output tokens: a whole number or {distribution: ...}",
-                              "arrival": "{kind: closed_loop | burst | poisson | static, ...}"
-                              }[required])
-    kind, conc, rate, n, a = parse_arrival(w["arrival"])
+    kind, conc, rate, n, prefix, req, a = _workload_requests(d["workload"], seed)
     assumptions += a
-    prefix = _whole("workload.prefix_cached_tokens", w.get("prefix_cached_tokens", 0), lo=0)
-    req = make_requests(n, w["isl"], w["osl"], prefix, kind, rate, seed)
 
     metrics, profile, a = simulate_objects(hw, model, strategy, req, kind, conc,
                                            d.get("engine"), mode)
@@ -205,6 +181,43 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
     out.update(metrics)
     out["assumptions"] = list(dict.fromkeys(assumptions + list(SIMPLIFICATIONS)))
     return out
+
+
+def _hardware_and_model(d: Mapping[str, Any], base_dir) -> tuple[Hardware, Any, list[str]]:
+    """The run's GPU and model (with its ``precision:`` overrides), and what was assumed."""
+    assumptions: list[str] = []
+    if isinstance(d["hardware"], Hardware):     # the validation's trial curves, already built
+        hw = d["hardware"]
+    else:
+        hw, a = hardware_from_ref(d["hardware"], "hardware")
+        assumptions += a
+    model, a = model_from_ref(d["model"], base_dir, "model")
+    assumptions += a
+    if d.get("precision") is not None:
+        p = _mapping(d["precision"], "precision", "{weights: fp8, kv: fp8, experts: fp4}")
+        _keys(p, PRECISION_KEYS, "precision")
+        model = C.with_precision(model, p.get("weights"), p.get("kv"), p.get("experts"),
+                                 p.get("activations"))
+    return hw, model, assumptions
+
+
+def _workload_requests(workload: object, seed: int):
+    """The run's ``workload:`` block read: ``(arrival kind, concurrency, rate, requests, prefix
+    cached tokens, the Requests, assumptions)``."""
+    w = _mapping(workload, "workload", "{isl: 1024, osl: 256, arrival: {kind: burst, "
+                                       "num_requests: 500}}")
+    _keys(w, WORKLOAD_KEYS, "workload")
+    for required in ("isl", "osl", "arrival"):
+        if w.get(required) is None:
+            raise InputError(f"workload.{required}", None, "required but not given",
+                             {"isl": "prompt tokens: a whole number or {distribution: ...}",
+                              "osl": "output tokens: a whole number or {distribution: ...}",
+                              "arrival": "{kind: closed_loop | burst | poisson | static, ...}"
+                              }[required])
+    kind, conc, rate, n, a = parse_arrival(w["arrival"])
+    prefix = _whole("workload.prefix_cached_tokens", w.get("prefix_cached_tokens", 0), lo=0)
+    req = make_requests(n, w["isl"], w["osl"], prefix, kind, rate, seed)
+    return kind, conc, rate, n, prefix, req, a
 
 
 def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | None,
@@ -229,18 +242,7 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
     C.check_layout(model, strategy, isl_max, osl_max)
     opts = C.options(mode)
 
-    mem = C.memory_budget(hw, model, strategy, opts, profile.max_tokens_per_iteration)
-    kv_bytes = kv_pool_bytes_per_gpu(profile.kv_memory_rule, profile.kv_memory_fraction,
-                                     mem.capacity_bytes, mem.weights_bytes,
-                                     mem.activations_bytes, mem.comm_buffers_bytes)
-    if kv_bytes <= 0:
-        raise InputError("layout", strategy.label(),
-                         f"weights ({mem.weights_bytes / 1e9:.1f} GB per GPU) and the engine's "
-                         f"reserve leave no KV-cache memory on {hw.name} "
-                         f"({mem.capacity_bytes / 1e9:.0f} GB, {profile.kv_memory_rule} at "
-                         f"{profile.kv_memory_fraction:.2f})",
-                         "more GPUs per replica (larger tp, ep or pp), or lower precision")
-    kv_tokens = int(kv_bytes // mem.kv_bytes_per_token)
+    kv_bytes, kv_tokens = _kv_pool(hw, model, strategy, opts, profile)
     caps = EngineCaps(
         ranks=degrees["dp_attn"], max_running_requests=profile.max_running_requests,
         max_tokens_per_iteration=profile.max_tokens_per_iteration,
@@ -271,6 +273,23 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
         "iterations": int(sum(t.iterations for t, _ in traces)),
     })
     return metrics, profile, assumptions
+
+
+def _kv_pool(hw, model, strategy, opts, profile) -> tuple[float, int]:
+    """(KV pool bytes per GPU, KV tokens per rank) by the engine's memory rule; an
+    :class:`InputError` when the weights and the reserve leave nothing."""
+    mem = C.memory_budget(hw, model, strategy, opts, profile.max_tokens_per_iteration)
+    kv_bytes = kv_pool_bytes_per_gpu(profile.kv_memory_rule, profile.kv_memory_fraction,
+                                     mem.capacity_bytes, mem.weights_bytes,
+                                     mem.activations_bytes, mem.comm_buffers_bytes)
+    if kv_bytes <= 0:
+        raise InputError("layout", strategy.label(),
+                         f"weights ({mem.weights_bytes / 1e9:.1f} GB per GPU) and the engine's "
+                         f"reserve leave no KV-cache memory on {hw.name} "
+                         f"({mem.capacity_bytes / 1e9:.0f} GB, {profile.kv_memory_rule} at "
+                         f"{profile.kv_memory_fraction:.2f})",
+                         "more GPUs per replica (larger tp, ep or pp), or lower precision")
+    return kv_bytes, int(kv_bytes // mem.kv_bytes_per_token)
 
 
 @lru_cache(maxsize=256)

@@ -41,7 +41,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.errors import InputError
 
 HERE = Path(__file__).resolve().parent

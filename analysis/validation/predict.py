@@ -22,7 +22,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.errors import InputError
 from analysis.inputs.read.mapping import hardware_from_ref
 from analysis.inputs.read.scenario import load_model

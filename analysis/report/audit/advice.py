@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
 from analysis.inputs.types import Scenario, Strategy
 from analysis.report.audit.lines import Line
 from analysis.report.audit.ours import Ctx

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.errors import InputError, LayoutError, ParseError
 from analysis.inputs.read.files import read_text_file
 from analysis.report.audit.advice import qualitative

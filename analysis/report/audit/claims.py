@@ -161,36 +161,52 @@ def _keyed_claims(ln: Line, garbled) -> list[Claim]:
             and not _ACHIEVED.search(k) and times_in(v):
         out.append(_claim(ln, "ttft_target", times_in(v)[0]))
     elif re.search(r"ttft|time to first token|first[\s-]token", k):
-        got = times_in(lhs)
-        upper = not got and re.match(r"^\s*(?:<|≤|<=|under|below)", v) and times_in(rhs)
-        if upper:      # "TTFT Achievement: <6 s": an achieved value of at most 6 s
-            out.append(_claim(ln, "ttft", times_in(rhs)[0], bound="upper"))
-            rhs = ""
-        elif got:
-            out.append(_claim(ln, "ttft", got[0]))
-        else:
-            garbled(ln, "TTFT")
-        tgt = times_in(rhs)
-        if tgt:
-            out.append(_claim(ln, "ttft_target", tgt[0]))
+        out += _ttft_claims(ln, lhs, rhs, garbled)
     elif re.search(r"tpot|time per output token|inter[\s-]?token|decode (?:step|latency)", k):
         got = times_in(lhs)
         out.append(_claim(ln, "tpot", got[0])) if got else garbled(ln, "TPOT")
     elif re.search(r"throughput|tokens?/", k):
-        got = throughputs_in(lhs)
-        if got:
-            scope, kind = _throughput_scope(k + " " + v)
-            out.append(_claim(ln, "throughput_per_gpu" if scope == "per_gpu"
-                              else "throughput_total", got[0], detail=kind))
-        else:
-            garbled(ln, "throughput")
-        tgt = throughputs_in(rhs) or ([_bare_target(rhs, got[0])] if got and rhs else [])
-        if tgt and tgt[0] is not None:
-            out.append(_claim(ln, "throughput_target", tgt[0]))
+        out += _throughput_claims(ln, lhs, rhs, garbled)
     elif re.search(r"expert", k) and re.search(r"util|activ|usage|sparsity", k) and percents_in(v):
         out.append(_claim(ln, "expert_utilization", percents_in(v)[0]))
     elif re.search(r"^(?:total |number of )?gpus?(?: count| total| used)?$", k) and counts_in(v):
         out.append(_claim(ln, "gpu_count", counts_in(v)[0]))
+    return out
+
+
+def _ttft_claims(ln: Line, lhs: str, rhs: str, garbled) -> list[Claim]:
+    """A TTFT line: the achieved value (an upper bound when written "< 6 s") and a target
+    beside it, if any."""
+    out: list[Claim] = []
+    got = times_in(lhs)
+    upper = not got and re.match(r"^\s*(?:<|≤|<=|under|below)", ln.value) and times_in(rhs)
+    if upper:      # "TTFT Achievement: <6 s": an achieved value of at most 6 s
+        out.append(_claim(ln, "ttft", times_in(rhs)[0], bound="upper"))
+        rhs = ""
+    elif got:
+        out.append(_claim(ln, "ttft", got[0]))
+    else:
+        garbled(ln, "TTFT")
+    tgt = times_in(rhs)
+    if tgt:
+        out.append(_claim(ln, "ttft_target", tgt[0]))
+    return out
+
+
+def _throughput_claims(ln: Line, lhs: str, rhs: str, garbled) -> list[Claim]:
+    """A throughput line: the value, per GPU or in all (:func:`_throughput_scope`), and a target
+    beside it, if any."""
+    out: list[Claim] = []
+    got = throughputs_in(lhs)
+    if got:
+        scope, kind = _throughput_scope(ln.key + " " + ln.value)
+        out.append(_claim(ln, "throughput_per_gpu" if scope == "per_gpu"
+                          else "throughput_total", got[0], detail=kind))
+    else:
+        garbled(ln, "throughput")
+    tgt = throughputs_in(rhs) or ([_bare_target(rhs, got[0])] if got and rhs else [])
+    if tgt and tgt[0] is not None:
+        out.append(_claim(ln, "throughput_target", tgt[0]))
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.types import Scenario, Strategy
 from analysis.report.audit.ours import Ctx
 from analysis.report.audit.quantities import Claim, show, sig

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.types import Scenario, Strategy
 from analysis.report.audit.quantities import Claim, sig
 

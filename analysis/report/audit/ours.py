@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
+from analysis.estimate import formulas
 from analysis.inputs.errors import LayoutError
 from analysis.report.audit.ctx import Ctx, NotCheckable, where_stated
 from analysis.report.audit.ours_memory import MEMORY_OURS
@@ -252,7 +253,7 @@ def _unverifiable_hint(c: Claim, ctx: Ctx) -> str:
     sc, s = ctx.scenario, ctx.strategy
     if "balanc" in low and sc is not None and s is not None and sc.model.is_moe and s.ep > 1:
         mu = sc.workload.batch_sequences / s.dp * sc.model.top_k / s.ep
-        ratio = float(E.f.expected_max_load(mu, s.ep)) / mu
+        ratio = float(formulas.expected_max_load(mu, s.ep)) / mu
         return (f" (load balance depends on the routing, which the plan does not give; under "
                 f"uniform-random routing the busiest of {s.ep} EP ranks carries {ratio:.2f}x the "
                 f"mean in decode)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from analysis import anatomy as A
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.report.audit.compare import layout_row
 from analysis.report.audit.quantities import sig
 from analysis.report.strategy import optimisations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis import anatomy as A
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
 from analysis.inputs.types import Scenario, Strategy
 from analysis.report.audit.compare import comparison_table
 from analysis.report.audit.lines import Line

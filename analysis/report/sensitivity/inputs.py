@@ -7,8 +7,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
 from analysis.inputs.errors import InputError
 from analysis.inputs.types import Scenario, prompt_grid_tokens
 

@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from analysis.estimate import model as E
+from analysis import estimate as E
 from analysis.inputs.errors import InputError, MoEPlanError
 from analysis.inputs.types import Scenario
 from analysis.report.sensitivity.inputs import Input

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
 from analysis.inputs.errors import InputError
 from analysis.inputs.types import Scenario
 from analysis.report.sensitivity.inputs import BY_NAME, INPUTS, inputs_named

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 from analysis.inputs.errors import InputError
-from analysis.inputs.read.card.lines import scan_top_k
 from analysis.inputs.read.card.values import CardLine, CardState, fmt_num
+from analysis.inputs.read.card.words import scan_top_k
 from analysis.inputs.read.text import degrees_in_text, read_degrees
 from analysis.inputs.strategy import Strategy
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from analysis import estimate as E
 from analysis import fmt
-from analysis.estimate import model as E
 from analysis.inputs.read.serving import serving_from_dict
 from analysis.inputs.types import Scenario
 from analysis.search.serving import SearchOptions
