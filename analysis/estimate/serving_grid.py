@@ -77,7 +77,8 @@ def closed_loop_grid(scenario: Scenario, lay: E.Layouts, concurrency: np.ndarray
     per_replica = running / lay.dp
     m_dec = np.minimum(lay.pp, np.maximum(per_replica, 1.0))
     ops = E.stage_ops(scenario.hardware, scenario.model, lay, opts,
-                      seqs_per_group=per_replica / m_dec, query_tokens_per_seq=1,
+                      seqs_per_group=E.lockstep_group_sequences(per_replica / m_dec, lay.dp_attn),
+                      query_tokens_per_seq=1,
                       phase="decode", context_tokens=isl + osl / 2)
     t_dec = lay.pp * np.asarray(E.stage_time_s(ops, opts), dtype=float)
     t_iter = t_dec + _prefill_extra_s(scenario, lay, running / osl, isl, opts)

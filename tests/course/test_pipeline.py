@@ -41,7 +41,8 @@ def test_pipeline_capacity_grows_when_weights_crowd_the_cache(dsv3, seed):
     per_gpu = df["max_batch_per_gpu"].to_numpy()
     assert (np.diff(per_gpu) > 0).all()
     w = df["weights_bytes_per_gpu"]
-    assert w[1] == pytest.approx(w[0] / 2)
+    # the busiest of 2 stages holds ceil(61 / 2) = 31 of 61 layers (issue 14: uneven stages)
+    assert w[1] == pytest.approx(w[0] * 31 / 61, rel=1e-4)
     thr = df["decode_max_batch_tokens_per_s_per_gpu"].to_numpy()
     assert thr[1] > thr[0]
     fixed = df["decode_fixed_batch_tokens_per_s_per_gpu"].to_numpy()
