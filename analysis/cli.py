@@ -223,6 +223,9 @@ def _register_plan(sub) -> None:
     p.add_argument("--top", type=int, default=10, help="alternatives to list (default 10)")
     p.add_argument("--redundant-experts", default="0",
                    help="redundant expert copies per layer to try, comma-separated (default 0)")
+    p.add_argument("--no-search-tbo", action="store_true",
+                   help="do not search two-batch overlap (by default every layout with ep > 1 "
+                        "is also tried with it, labelled '-tbo')")
     p.add_argument("--serving", action="store_true",
                    help="plan for serving (layout x concurrency, aggregated or xPyD, cost); "
                         "automatic when the scenario has a serving: block")
@@ -258,6 +261,7 @@ def cmd_plan(args) -> int:
             args.hardware = None
         return cmd_plan_serving(args, sc, _options(args))
     p = S.plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices,
+               tbo_choices=(False,) if args.no_search_tbo else (False, True),
                progress=sys.stderr.isatty())
     d = p.to_dict()
     if args.json:

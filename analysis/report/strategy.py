@@ -44,7 +44,8 @@ SECTIONS = (SI.title, SI.verdict_section, SI.hardware, SI.model, SI.workload_inp
 
 
 def _strategy(row: pd.Series) -> Strategy:
-    return Strategy(**{n: int(row[n]) for n in DEGREE_NAMES})
+    return Strategy(**{n: int(row[n]) for n in DEGREE_NAMES},
+                    two_batch_overlap=bool(row.get("tbo", 0)))
 
 
 
@@ -178,7 +179,7 @@ def performance_table(rep: Report) -> pd.DataFrame:
 def strategies_table(p: S.Plan) -> pd.DataFrame:
     """Every evaluated and rejected layout, in a stable order, with readable columns."""
     t = p.table.copy()
-    keep = ["layout", *DEGREE_NAMES, "gpus", "valid", "rejected_because", "meets_all",
+    keep = ["layout", *DEGREE_NAMES, "tbo", "gpus", "valid", "rejected_because", "meets_all",
             "check_memory", "check_ttft", "check_tpot", "check_throughput", "ttft_s", "tpot_s",
             "tpot_max_s", "memory_per_gpu_bytes", "memory_utilization",
             "min_prefill_tokens_per_s_per_gpu", "min_decode_tokens_per_s_per_gpu",
