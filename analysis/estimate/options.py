@@ -41,10 +41,12 @@ class Options:
     elsewhere, disaggregated), so it holds no prompt-sized activations or buffers.
     ``kernel_overhead_s``: fixed cost per kernel in derated mode (:data:`KERNEL_OVERHEAD_S`).
     ``node_dedup``: cross-node dispatch sends once per destination node and forwards over
-    NVLink (DeepEP's internode kernels). Off by default for now: on, the validation's DeepSeek
-    prefill rows (two-batch overlap read as overlap = 1) turn from communication-bound at
-    -6..-25% into compute-bound at +36..+77%, i.e. the derated compute is optimistic there and
-    the undeduplicated traffic was hiding it; turn it on with two-batch overlap's costs.
+    NVLink (DeepEP's internode kernels). Off by default, decided with two-batch overlap's costs
+    in place (issue 12): reading the validation's eight DeepSeek-V3 DeepEP rows as ``tbo=1``
+    with ``node_dedup=1``, calibrated mode improves (prefill rows -4..-23% -> +5..-19%) but
+    derated mode, the default, turns the prefill rows from -4..-23% into +36..+76% (held-out
+    throughput median 21.1% -> 24.1%): the derated compute is optimistic there and the
+    undeduplicated traffic was hiding it.
     ``two_batch_overlap``: each stage step runs as two micro-batches whose communication hides
     under each other's GPU work (DeepSeek, SGLang), at the cost of half-size GEMMs, a second
     weight read and twice the kernels (:func:`analysis.estimate.ops.stage_time_s`).
