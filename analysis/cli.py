@@ -106,7 +106,9 @@ def _options(args: argparse.Namespace) -> E.Options:
                      imbalance_factor=args.imbalance_factor, overlap_fraction=args.overlap,
                      dispatch_bytes_per_element=_precision_bytes(args, "dispatch"),
                      combine_bytes_per_element=_precision_bytes(args, "combine"),
-                     two_batch_overlap=args.two_batch_overlap)
+                     two_batch_overlap=args.two_batch_overlap,
+                     draft_tokens=args.draft_tokens, acceptance_rate=args.acceptance_rate,
+                     draft_cost_fraction=args.draft_cost_fraction)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -560,6 +562,14 @@ def _add_estimate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dispatch-precision", default=None,
                    help="EP dispatch precision, e.g. fp8 or bf16 (default: the model's, else "
                         "its activation precision)")
+    p.add_argument("--draft-tokens", type=int, default=0,
+                   help="speculative decoding / MTP: draft tokens per step (default 0: off)")
+    p.add_argument("--acceptance-rate", type=float, default=0.0,
+                   help="probability each draft token is accepted (tokens per step = "
+                        "(1 - a^(d+1)) / (1 - a))")
+    p.add_argument("--draft-cost-fraction", type=float, default=None,
+                   help="a draft token's cost as a fraction of a decode step (default: an MTP "
+                        "module of one layer, 1/L)")
     p.add_argument("--two-batch-overlap", action="store_true",
                    help="run each step as two micro-batches whose communication hides under "
                         "the other's compute (costs: half-size GEMMs, a second weight read)")

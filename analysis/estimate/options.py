@@ -50,6 +50,12 @@ class Options:
     ``two_batch_overlap``: each stage step runs as two micro-batches whose communication hides
     under each other's GPU work (DeepSeek, SGLang), at the cost of half-size GEMMs, a second
     weight read and twice the kernels (:func:`analysis.estimate.ops.stage_time_s`).
+    ``draft_tokens`` (d), ``acceptance_rate`` (a), ``draft_cost_fraction`` (f): speculative
+    decoding / multi-token prediction. Each decode step drafts d tokens per sequence (each
+    costing f of an ordinary step; None = an MTP module of one layer, f = 1/L), the target
+    verifies d + 1 tokens per sequence in one step, and a sequence gains
+    ``(1 - a^(d+1)) / (1 - a)`` tokens per step (Leviathan et al. 2023): TPOT = step time /
+    that (:func:`analysis.estimate.formulas.speculative_time_per_token_s`). d = 0: off.
     """
 
     mode: Mode = "derated"
@@ -63,8 +69,22 @@ class Options:
     kernel_overhead_s: float = KERNEL_OVERHEAD_S
     node_dedup: bool = False
     two_batch_overlap: bool = False
+    draft_tokens: int = 0
+    acceptance_rate: float = 0.0
+    draft_cost_fraction: float | None = None
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.draft_tokens, int) and self.draft_tokens >= 0):
+            raise InputError("speculative.draft_tokens", self.draft_tokens,
+                             "draft tokens per step must be a whole number",
+                             "an integer >= 0 (0 = no speculation; MTP drafts 1)")
+        if not (0 <= self.acceptance_rate <= 1):
+            raise InputError("speculative.acceptance_rate", self.acceptance_rate,
+                             "must be a probability", "0 <= a <= 1 (e.g. 0.85 for DeepSeek MTP)")
+        if self.draft_cost_fraction is not None and not (self.draft_cost_fraction >= 0):
+            raise InputError("speculative.draft_cost_fraction", self.draft_cost_fraction,
+                             "a cost cannot be negative",
+                             "a fraction of the target's step per draft token, e.g. 0.05")
         if self.mode not in ("derated", "sol", "calibrated"):
             raise InputError("options.mode", self.mode, "unknown mode", "derated, sol, calibrated")
         if self.imbalance not in ("balanced", "uniform", "factor"):
@@ -96,4 +116,10 @@ class Options:
         overlap = ("two-batch overlap (communication hidden under the other micro-batch)"
                    if self.two_batch_overlap else
                    f"{self.overlap_fraction:.0%} of communication overlapped with compute")
-        return f"{mode}; {imb}; {overlap}"
+        spec = ""
+        if self.draft_tokens:
+            cost = (f"{self.draft_cost_fraction:g} of a step each" if self.draft_cost_fraction
+                    is not None else "an MTP module of one layer")
+            spec = (f"; speculative decoding: {self.draft_tokens} draft token(s) accepted at "
+                    f"{self.acceptance_rate:.0%} ({cost})")
+        return f"{mode}; {imb}; {overlap}{spec}"
