@@ -101,14 +101,17 @@ def _precision_bytes(args: argparse.Namespace, name: str) -> float | None:
     return bytes_per_element(normalise_precision(value, f"--{name}-precision"))
 
 
-def _options(args: argparse.Namespace) -> E.Options:
+def _options(args: argparse.Namespace, sc=None) -> E.Options:
+    """The estimate's options from the command line; a scenario's ``speculative:`` block
+    applies when ``--draft-tokens`` is not given."""
     return E.Options(mode=args.mode, imbalance=args.imbalance,
                      imbalance_factor=args.imbalance_factor, overlap_fraction=args.overlap,
                      dispatch_bytes_per_element=_precision_bytes(args, "dispatch"),
                      combine_bytes_per_element=_precision_bytes(args, "combine"),
                      two_batch_overlap=args.two_batch_overlap,
                      draft_tokens=args.draft_tokens, acceptance_rate=args.acceptance_rate,
-                     draft_cost_fraction=args.draft_cost_fraction)
+                     draft_cost_fraction=args.draft_cost_fraction
+                     ).with_speculative(getattr(sc, "speculative", None))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -116,7 +119,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
     strategy = Strategy.parse(args.strategy)
-    est = E.estimate(sc, strategy, _options(args))
+    est = E.estimate(sc, strategy, _options(args, sc))
     d = est.to_dict()
     if args.json:
         print(_json(d))
@@ -261,8 +264,8 @@ def cmd_plan(args) -> int:
 
         if not compare:
             args.hardware = None
-        return cmd_plan_serving(args, sc, _options(args))
-    p = S.plan(sc, _options(args), args.max_gpus, top_n=args.top, redundant_choices=choices,
+        return cmd_plan_serving(args, sc, _options(args, sc))
+    p = S.plan(sc, _options(args, sc), args.max_gpus, top_n=args.top, redundant_choices=choices,
                tbo_choices=(False,) if args.no_search_tbo else (False, True),
                progress=sys.stderr.isatty())
     d = p.to_dict()
@@ -331,7 +334,8 @@ def cmd_serve(args) -> int:
     s = Strategy.parse(args.strategy)
     isl = args.isl if args.isl is not None else sc.workload.max_prompt_tokens
     osl = args.osl if args.osl is not None else sc.workload.output_tokens
-    est = SV.serve(sc, s, isl, osl, args.concurrency, args.request_rate, _options(args))
+    est = SV.serve(sc, s, isl, osl, args.concurrency, args.request_rate,
+                   _options(args, sc))
     if args.json:
         d = est.to_dict()
         d["assumptions"] = list(sc.assumptions) + [SV.__doc__.split("\n\n")[1].replace("\n", " ")]
@@ -378,7 +382,7 @@ def cmd_sensitivity(args) -> int:
 
     names = SE.inputs_named(args.inputs)          # checked before any (slow) planning
     sc = load_scenario(args.scenario)
-    res = SE.analyse(sc, _options(args), [i.name for i in names], args.metric, args.points,
+    res = SE.analyse(sc, _options(args, sc), [i.name for i in names], args.metric, args.points,
                   args.scan, args.max_gpus, progress=sys.stderr.isatty())
     if args.json:
         print(_json(res.to_dict()))

@@ -455,3 +455,23 @@ def test_unknown_gpu_preset_suggests_closest():
 def test_missing_model_file():
     with pytest.raises(InputError, match="no such file"):
         load_model("does/not/exist.yaml")
+
+
+def test_speculative_block_is_read_and_reaches_the_options():
+    # issue 12: speculative: {draft_tokens, acceptance_rate, draft_cost_fraction}
+    from analysis.estimate import Options
+    d = {"hardware": GPU, "model": TOY, "workload": {"batch_sequences": 2, "prompt_tokens": 8},
+         "speculative": {"draft_tokens": 2, "acceptance_rate": "80%"}}
+    sc = scenario_from_dict(d)
+    assert sc.speculative.draft_tokens == 2 and sc.speculative.acceptance_rate == 0.8
+    assert sc.speculative.draft_cost_fraction is None            # an MTP module of one layer
+    opts = Options().with_speculative(sc.speculative)
+    assert (opts.draft_tokens, opts.acceptance_rate) == (2, 0.8)
+    # options that already state speculation win
+    assert Options(draft_tokens=1, acceptance_rate=0.5).with_speculative(
+        sc.speculative).draft_tokens == 1
+    assert scenario_from_dict({**d, "speculative": None}).speculative is None
+    with pytest.raises(InputError, match="speculative.acceptance_rate = 1.5: must be a prob"):
+        scenario_from_dict({**d, "speculative": {"acceptance_rate": 1.5}})
+    with pytest.raises(InputError, match="unknown key"):
+        scenario_from_dict({**d, "speculative": {"draft_token": 1}})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from analysis.inputs.errors import InputError
+from analysis.inputs.speculative import check_speculative
 
 Mode = Literal["derated", "sol", "calibrated"]
 Imbalance = Literal["balanced", "uniform", "factor"]
@@ -74,17 +75,7 @@ class Options:
     draft_cost_fraction: float | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.draft_tokens, int) and self.draft_tokens >= 0):
-            raise InputError("speculative.draft_tokens", self.draft_tokens,
-                             "draft tokens per step must be a whole number",
-                             "an integer >= 0 (0 = no speculation; MTP drafts 1)")
-        if not (0 <= self.acceptance_rate <= 1):
-            raise InputError("speculative.acceptance_rate", self.acceptance_rate,
-                             "must be a probability", "0 <= a <= 1 (e.g. 0.85 for DeepSeek MTP)")
-        if self.draft_cost_fraction is not None and not (self.draft_cost_fraction >= 0):
-            raise InputError("speculative.draft_cost_fraction", self.draft_cost_fraction,
-                             "a cost cannot be negative",
-                             "a fraction of the target's step per draft token, e.g. 0.05")
+        check_speculative(self.draft_tokens, self.acceptance_rate, self.draft_cost_fraction)
         if self.mode not in ("derated", "sol", "calibrated"):
             raise InputError("options.mode", self.mode, "unknown mode", "derated, sol, calibrated")
         if self.imbalance not in ("balanced", "uniform", "factor"):
@@ -103,6 +94,15 @@ class Options:
         if not (0 <= self.overlap_fraction <= 1):
             raise InputError("options.overlap_fraction", self.overlap_fraction,
                              "must be a fraction", "0 <= x <= 1")
+
+    def with_speculative(self, spec) -> Options:
+        """These options with a scenario's ``speculative:`` block
+        (:class:`analysis.inputs.speculative.Speculative`) unless speculation is already set."""
+        if spec is None or self.draft_tokens:
+            return self
+        return replace(self, draft_tokens=spec.draft_tokens,
+                       acceptance_rate=spec.acceptance_rate,
+                       draft_cost_fraction=spec.draft_cost_fraction)
 
     def describe(self) -> str:
         imb = {"balanced": "perfectly balanced experts",

@@ -20,6 +20,7 @@ from analysis.inputs.precision import (  # noqa: F401
     normalise_precision,
 )
 from analysis.inputs.serving import ServingRequirements  # noqa: F401
+from analysis.inputs.speculative import Speculative, check_speculative  # noqa: F401
 from analysis.inputs.strategy import (  # noqa: F401
     DEGREE_NAMES,
     Strategy,

@@ -29,6 +29,7 @@ from analysis.inputs.precision import (  # noqa: F401  (re-exported for old impo
     normalise_precision,
 )
 from analysis.inputs.serving import ServingRequirements
+from analysis.inputs.speculative import Speculative
 from analysis.inputs.strategy import DEGREE_NAMES, Strategy, layout_label  # noqa: F401
 
 # --------------------------------------------------------------------------------------------
@@ -493,6 +494,7 @@ class Scenario:
     warnings: tuple[str, ...] = ()
     source: str = ""
     serving: ServingRequirements | None = None   # the serving: block, when the scenario has one
+    speculative: Speculative | None = None       # the speculative: block (MTP / draft model)
 
     def __post_init__(self) -> None:
         check_positive("scenario.max_gpus", self.max_gpus, integer=True)

@@ -71,7 +71,7 @@ def build(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | Non
                                            E.Estimate | None, str | None]:
     """Run everything the report needs: the plan (both readings), the recommendation's estimate
     and the current strategy's, if the scenario has one."""
-    opts = opts or E.Options()
+    opts = (opts or E.Options()).with_speculative(scenario.speculative)
     p = S.plan(scenario, opts, max_gpus, progress=progress)
     est = E.estimate(scenario, p.recommended, opts)
     declared = None
