@@ -514,3 +514,36 @@ def test_speculative_options_reject_bad_values():
         E.Options(draft_tokens=1, acceptance_rate=1.5)
     with pytest.raises(InputError, match="draft_tokens"):
         E.Options(draft_tokens=-1)
+
+
+def test_matmul_precision_fp4_needs_fp4_weights_and_activations():
+    from analysis.inputs.precision import matmul_precision
+    assert matmul_precision("fp4", "fp4") == "fp4"       # NVFP4 W4A4
+    assert matmul_precision("mxfp4", "fp4") == "fp4"     # MXFP4 W4A4
+    assert matmul_precision("fp8", "fp4") == "fp8"       # no W8A4 kernels: the weights' peak
+    assert matmul_precision("fp4", "fp8") == "fp8"       # W4A8: dequantised to FP8
+    assert matmul_precision("int4", "bf16") == "bf16"    # W4A16, as before
+    assert matmul_precision("bf16", "fp8") == "fp8"      # unchanged: the activations'
+
+
+def test_fp4_experts_with_fp8_rest_on_b200_by_hand():
+    # B200 preset (dense): bf16 2250, fp8 4500, fp4 9000 TFLOP/s, MFU 0.5. The toy in FP8 with
+    # its experts in NVFP4 and FP4 activations: the routed experts' FLOPs run at
+    # 9000e12 x 0.5 = 4.5e15 FLOP/s, the attention projections (FP8 weights) at 4500e12 x 0.5;
+    # with FP8 activations (W4A8) the experts fall back to the FP8 peak.
+    from analysis.inputs.read.mapping import hardware_from_ref
+    b200 = hardware_from_ref("B200")[0]
+    mixed = dataclasses.replace(TOY_MOE, weight_precision="fp8", expert_weight_precision="fp4",
+                                activation_precision="fp4", kv_precision="fp8")
+    ops = E.stage_ops(b200, mixed, lay("tp=1"), E.Options(imbalance="balanced"),
+                      seqs_per_group=4.0, query_tokens_per_seq=1000, phase="prefill")
+    r, p = ops["routed_experts"], ops["attention_proj"]
+    assert float(r.compute_s[0]) == pytest.approx(float(r.flops[0]) / (9000e12 * 0.5))
+    assert float(p.compute_s[0]) == pytest.approx(float(p.flops[0]) / (4500e12 * 0.5))
+    w4a8 = dataclasses.replace(mixed, activation_precision="fp8")
+    r8 = E.stage_ops(b200, w4a8, lay("tp=1"), E.Options(imbalance="balanced"),
+                     seqs_per_group=4.0, query_tokens_per_seq=1000,
+                     phase="prefill")["routed_experts"]
+    assert float(r8.compute_s[0]) == pytest.approx(float(r8.flops[0]) / (4500e12 * 0.5))
+    # the expert weights are read at half a byte per parameter (NVFP4 elements)
+    assert mixed.expert_weight_bytes_per_param == 0.5
