@@ -105,7 +105,8 @@ def _options(args: argparse.Namespace, sc=None) -> E.Options:
     """The estimate's options from the command line; a scenario's ``speculative:`` block
     applies when ``--draft-tokens`` is not given."""
     return E.Options(mode=args.mode, imbalance=args.imbalance,
-                     imbalance_factor=args.imbalance_factor, overlap_fraction=args.overlap,
+                     imbalance_factor=args.imbalance_factor, skew=args.skew,
+                     overlap_fraction=args.overlap,
                      dispatch_bytes_per_element=_precision_bytes(args, "dispatch"),
                      combine_bytes_per_element=_precision_bytes(args, "combine"),
                      two_batch_overlap=args.two_batch_overlap,
@@ -557,10 +558,13 @@ def _add_estimate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=["derated", "sol", "calibrated"], default="derated",
                    help="derated by the GPU's stated efficiencies (default), speed of light, or "
                         "calibrated size-dependent efficiencies fitted to measurements")
-    p.add_argument("--imbalance", choices=["balanced", "uniform", "factor"], default="uniform",
+    p.add_argument("--imbalance", choices=["balanced", "uniform", "factor", "zipf"],
+                   default="uniform",
                    help="MoE load model (default: uniform-random routing, busiest rank)")
     p.add_argument("--imbalance-factor", type=float, default=1.0,
                    help="busiest EP rank / mean, with --imbalance factor")
+    p.add_argument("--skew", type=float, default=1.0,
+                   help="Zipf exponent of expert popularity, with --imbalance zipf (default 1)")
     p.add_argument("--overlap", type=float, default=0.0,
                    help="fraction of communication hidden under compute (default 0)")
     p.add_argument("--dispatch-precision", default=None,

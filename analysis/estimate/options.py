@@ -9,7 +9,7 @@ from analysis.inputs.errors import InputError
 from analysis.inputs.speculative import check_speculative
 
 Mode = Literal["derated", "sol", "calibrated"]
-Imbalance = Literal["balanced", "uniform", "factor"]
+Imbalance = Literal["balanced", "uniform", "factor", "zipf"]
 
 #: Fixed cost of one kernel (launch, ramp-up and tail) added to every op's roofline time in
 #: derated mode: a few microseconds. NVIDIA Technical Blog, "Getting Started with CUDA Graphs"
@@ -30,7 +30,9 @@ class Options:
     to "derated" for a GPU that has none (``describe`` says which was used).
     ``imbalance``: "balanced" (every EP rank gets the mean load), "uniform" (routing uniformly at
     random: the expected busiest rank, :func:`analysis.formulas.expected_max_load`), or "factor"
-    (busiest = ``imbalance_factor`` x mean). ``overlap_fraction`` of communication may hide under
+    (busiest = ``imbalance_factor`` x mean), or "zipf" (expert popularity with Zipf exponent
+    ``skew``, redundant copies on the hottest experts, :mod:`analysis.estimate.skew`).
+    ``overlap_fraction`` of communication may hide under
     compute (0 = none, the default). ``dispatch_bytes_per_element`` /
     ``combine_bytes_per_element`` override the model's EP precisions
     (:func:`analysis.estimate.context.ep_element_bytes`: FP8 dispatch, BF16 combine for an FP8
@@ -62,6 +64,7 @@ class Options:
     mode: Mode = "derated"
     imbalance: Imbalance = "uniform"
     imbalance_factor: float = 1.0
+    skew: float = 1.0
     overlap_fraction: float = 0.0
     dispatch_bytes_per_element: float | None = None
     combine_bytes_per_element: float | None = None
@@ -78,9 +81,12 @@ class Options:
         check_speculative(self.draft_tokens, self.acceptance_rate, self.draft_cost_fraction)
         if self.mode not in ("derated", "sol", "calibrated"):
             raise InputError("options.mode", self.mode, "unknown mode", "derated, sol, calibrated")
-        if self.imbalance not in ("balanced", "uniform", "factor"):
+        if self.imbalance not in ("balanced", "uniform", "factor", "zipf"):
             raise InputError("options.imbalance", self.imbalance, "unknown imbalance model",
-                             "balanced, uniform, factor")
+                             "balanced, uniform, factor, zipf")
+        if not (self.skew >= 0):
+            raise InputError("options.skew", self.skew, "a Zipf exponent cannot be negative",
+                             "s >= 0 (0 = uniform popularity; about 1 for strongly skewed)")
         if not (self.imbalance_factor >= 1):
             raise InputError("options.imbalance_factor", self.imbalance_factor,
                              "the busiest rank cannot carry less than the mean", "a number >= 1")
@@ -107,7 +113,9 @@ class Options:
     def describe(self) -> str:
         imb = {"balanced": "perfectly balanced experts",
                "uniform": "uniform-random routing (busiest EP rank at its expected maximum)",
-               "factor": f"busiest EP rank at {self.imbalance_factor:g}x the mean"}[self.imbalance]
+               "factor": f"busiest EP rank at {self.imbalance_factor:g}x the mean",
+               "zipf": f"Zipf-skewed expert popularity (s = {self.skew:g}), redundant copies on "
+                       f"the hottest experts"}[self.imbalance]
         mode = {"derated": f"derated by the GPU's efficiency factors, plus "
                            f"{self.kernel_overhead_s * 1e6:g} us per kernel",
                 "sol": "speed of light (all efficiencies 1, no communication)",
