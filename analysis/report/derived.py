@@ -99,14 +99,36 @@ def optimisations(scenario: Scenario, est: E.Estimate, opts: E.Options
         why = ("the MLA latent cannot be split by tensor parallelism, so every TP rank stores it "
                "whole; attention DP stores each sequence once")
         out.append(("Attention data parallelism for MLA", s.tp == 1 or s.dp_attn > 1, why))
-    act_share = est.memory_bytes["activations"] / total_mem
-    out.append(("Chunked prefill", act_share > 0.25,
-                f"prefill activations are {act_share:.0%} of memory per GPU"))
+    out.append(_chunked_prefill(scenario, est, opts, total_mem))
     out.append(("Activation checkpointing", False,
                 "inference keeps no activations for a backward pass: nothing to recompute"))
     out.append(("KV-cache compression for inactive experts", False,
                 "the KV cache belongs to attention, not to experts: no expert has a KV cache"))
     return out
+
+
+def _chunked_prefill(scenario: Scenario, est: E.Estimate, opts: E.Options, total_mem: float
+                     ) -> tuple[str, bool, str]:
+    """(optimisation, applied?, what the model did): the chunk size it used, whether the chunk
+    caps a micro-batch's tokens per attention rank, and the prefill memory sized by it."""
+    s, wl = est.strategy, scenario.workload
+    act, buf = est.memory_bytes["activations"], est.memory_bytes.get("comm_buffers", 0.0)
+    if opts.decode_only:
+        why = ("decode-only layout (prefill runs elsewhere): it holds no prompt-sized "
+               "activations or buffers")
+        return ("Chunked prefill", False, why)
+    chunk = opts.prefill_chunk_tokens
+    tokens = wl.batch_sequences / s.dp / s.microbatches / s.dp_attn * wl.max_prompt_tokens
+    memory = (f"prefill activations {fmt.gb(act)} ({act / total_mem:.0%} of memory per GPU) and "
+              f"communication buffers {fmt.gb(buf)}")
+    if chunk < tokens:
+        why = (f"applied: the model prefills {chunk:,} tokens per attention rank per iteration "
+               f"(of {tokens:,.0f} in a micro-batch), so {memory} are sized by the chunk; the "
+               f"prefill time is that of the whole micro-batch")
+        return ("Chunked prefill", True, why)
+    why = (f"a micro-batch has {tokens:,.0f} tokens per attention rank, within the "
+           f"{chunk:,}-token chunk the model allows: {memory}, nothing to chunk")
+    return ("Chunked prefill", False, why)
 
 
 def _expert_balance(scenario: Scenario, s: Strategy) -> tuple[str, bool, str]:
