@@ -475,3 +475,14 @@ def test_speculative_block_is_read_and_reaches_the_options():
         scenario_from_dict({**d, "speculative": {"acceptance_rate": 1.5}})
     with pytest.raises(InputError, match="unknown key"):
         scenario_from_dict({**d, "speculative": {"draft_token": 1}})
+
+
+def test_strategy_mapping_reads_two_batch_overlap():
+    # issue 12: a layout with two-batch overlap, as a mapping or as its label
+    s = strategy_from_value({"dp_attn": 8, "ep": 8, "two_batch_overlap": True})
+    assert s.two_batch_overlap and s.label() == "dp_attn8-ep8-tbo"
+    assert strategy_from_value({"dp_attn": 8, "ep": 8, "tbo": "yes"}) == s
+    assert strategy_from_value("dp_attn8-ep8-tbo") == s
+    assert not strategy_from_value({"dp_attn": 8, "ep": 8}).two_batch_overlap
+    with pytest.raises(InputError, match="must be true or false"):
+        strategy_from_value({"ep": 8, "tbo": 3})
