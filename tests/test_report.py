@@ -159,3 +159,19 @@ def test_chunked_prefill_row_says_what_the_model_did():
     assert not applied and "81,920 tokens per attention rank" in why and "100,000" in why
     _, applied, why = row(E.Options(decode_only=True))
     assert not applied and "decode-only" in why
+
+
+def test_overlap_row_weighs_two_batch_overlap_with_its_costs():
+    # issue 12: for an EP layout the overlap row compares the layout with and without
+    # two-batch overlap, both estimated with its costs; a -tbo layout says it runs it
+    from analysis import estimate as E
+    from analysis.inputs import Strategy
+    from analysis.report.derived import optimisations
+    sc = load_scenario("seed")
+    for label, runs in (("tp4-ep16", False), ("tp4-ep16-tbo", True)):
+        s = Strategy.parse(label)
+        est = E.estimate(sc, s, E.Options())
+        name, _, why = next(r for r in optimisations(sc, est, E.Options())
+                            if r[0].startswith("Overlap communication"))
+        assert "two-batch overlap" in name and "second weight read" in why
+        assert ("the layout runs it" in why) == runs
