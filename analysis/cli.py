@@ -48,6 +48,9 @@ def _register_plan(sub) -> None:
     p.add_argument("--top", type=int, default=10, help="alternatives to list (default 10)")
     p.add_argument("--redundant-experts", default="0",
                    help="redundant expert copies per layer to try, comma-separated (default 0)")
+    p.add_argument("--no-search-tbo", action="store_true",
+                   help="do not search two-batch overlap (by default every layout with ep > 1 "
+                        "is also tried with it, labelled '-tbo')")
     p.add_argument("--serving", action="store_true",
                    help="plan for serving (layout x concurrency, aggregated or xPyD, cost); "
                         "automatic when the scenario has a serving: block")
@@ -130,15 +133,26 @@ def _add_estimate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=["derated", "sol", "calibrated"], default="derated",
                    help="derated by the GPU's stated efficiencies (default), speed of light, or "
                         "calibrated size-dependent efficiencies fitted to measurements")
-    p.add_argument("--imbalance", choices=["balanced", "uniform", "factor"], default="uniform",
+    p.add_argument("--imbalance", choices=["balanced", "uniform", "factor", "zipf"],
+                   default="uniform",
                    help="MoE load model (default: uniform-random routing, busiest rank)")
     p.add_argument("--imbalance-factor", type=float, default=1.0,
                    help="busiest EP rank / mean, with --imbalance factor")
+    p.add_argument("--skew", type=float, default=1.0,
+                   help="Zipf exponent of expert popularity, with --imbalance zipf (default 1)")
     p.add_argument("--overlap", type=float, default=0.0,
                    help="fraction of communication hidden under compute (default 0)")
     p.add_argument("--dispatch-precision", default=None,
                    help="EP dispatch precision, e.g. fp8 or bf16 (default: the model's, else "
                         "its activation precision)")
+    p.add_argument("--draft-tokens", type=int, default=0,
+                   help="speculative decoding / MTP: draft tokens per step (default 0: off)")
+    p.add_argument("--acceptance-rate", type=float, default=0.0,
+                   help="probability each draft token is accepted (tokens per step = "
+                        "(1 - a^(d+1)) / (1 - a))")
+    p.add_argument("--draft-cost-fraction", type=float, default=None,
+                   help="a draft token's cost as a fraction of a decode step (default: an MTP "
+                        "module of one layer, 1/L)")
     p.add_argument("--two-batch-overlap", action="store_true",
                    help="run each step as two micro-batches whose communication hides under "
                         "the other's compute (costs: half-size GEMMs, a second weight read)")

@@ -3,9 +3,9 @@
 Every assertion names its source on its own line. Efficiency factors are chosen once per test,
 with the reason written down, and are never tuned per number.
 
-Not tested on purpose: DeepSeek's production figures (open-infra-index, day 6: decode EP144 on
-18 nodes, 14.8k output tokens/s per node) are aggregate over a mixed, cache-hitting workload and
-cannot be reproduced from a single layout's estimate.
+DeepSeek's production figures (open-infra-index, day 6) are aggregate over a day of mixed,
+cache-hitting traffic; section 4 reproduces them from their stated layout and conditions and
+records, as a strict xfail, that the model does not land within 20% (and by how much).
 """
 
 from __future__ import annotations
@@ -187,3 +187,114 @@ def test_deepseek_v3_cross_node_dispatch_once_per_node():
     assert per_layer[True] == pytest.approx(32 * 3.5 * 7168 * 3 / 50e9, rel=1e-9)  # DeepEP internode: one RDMA send per node
     dests = 64 * 4 / 8 * (1 - math.prod((28 - i) / (32 - i) for i in range(2)))
     assert per_layer[False] == pytest.approx(32 * dests * 56 / 64 * 7168 * 3 / 50e9, rel=1e-9)
+
+
+
+# --------------------------------------------------------------------------------------------
+# 4. DeepEP low-latency kernels (deepseek-ai/DeepEP README), through the full estimate
+# --------------------------------------------------------------------------------------------
+
+# DeepEP README, low-latency kernels on H800 (RDMA 400 Gb/s), 128 tokens per GPU, hidden 7168,
+# top-8, FP8 dispatch and BF16 combine: (dispatch us, combine us) per EP size.
+DEEPEP_LOW_LATENCY_US = {8: (77, 114), 16: (118, 195), 32: (155, 273), 64: (173, 314),
+                         128: (192, 369), 256: (194, 360)}
+
+
+def _deepep_ll_model_us(ep: int) -> float:
+    """Our dispatch + combine time of one MoE layer for DeepEP's low-latency benchmark: the H800
+    preset (derated), DeepSeek-V3, attention DP + EP over ep GPUs, 128 tokens per GPU, sent to
+    every destination GPU (no per-node dedup: the low-latency kernels send pure RDMA per GPU)."""
+    model, _, _ = load_model("deepseek-v3")
+    hw = hardware_from_ref("H800")[0]
+    sc = Scenario("deepep-ll", hw, model, Workload(128 * ep, (1024,), 1))
+    est = E.estimate(sc, Strategy(tp=1, dp_attn=ep, etp=1, ep=ep),
+                     E.Options(decode_only=True, dispatch_bytes_per_element=1,
+                               combine_bytes_per_element=2))
+    row = next(r for r in est.decode_ops if r["op"] == "ep_dispatch_combine")
+    return row["comm_s"] / model.num_moe_layers * 1e6
+
+
+@pytest.mark.parametrize("ep", [32, 64, 128, 256])
+def test_deepep_low_latency_dispatch_combine(ep):
+    # model / published (dispatch + combine): EP32 -12%, EP64 -4%, EP128 -8%, EP256 -2%
+    d_us, c_us = DEEPEP_LOW_LATENCY_US[ep]
+    assert _deepep_ll_model_us(ep) == pytest.approx(d_us + c_us, rel=0.15)  # deepseek-ai/DeepEP README, low-latency kernels, H800, 128 tokens, FP8 dispatch + BF16 combine
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Where it does not apply: the low-latency kernels send over RDMA even between GPUs of one "
+    "node, while the model sends those over NVLink at 160 GB/s: EP8 64 us against 191 us "
+    "(-66%), EP16 219 us against 313 us (-30%)"))
+@pytest.mark.parametrize("ep", [8, 16])
+def test_deepep_low_latency_inside_few_nodes(ep):
+    d_us, c_us = DEEPEP_LOW_LATENCY_US[ep]
+    assert _deepep_ll_model_us(ep) == pytest.approx(d_us + c_us, rel=0.15)  # deepseek-ai/DeepEP README, low-latency kernels, H800
+
+
+def test_deepep_normal_intranode_bandwidth():
+    # the H800 preset's usable NVLink, 0.8 x 200 GB/s = 160 GB/s, against DeepEP's normal
+    # intranode kernels at EP8 (4096 tokens): about 153 GB/s dispatch. The normal internode
+    # figures (EP16/32/64: 43/58/51 GB/s RDMA) are not used: they count bytes before the per-node
+    # deduplication and forwarding, so they exceed the 50 GB/s line rate at EP32 and are not a
+    # physical link bandwidth the model could take.
+    hw = hardware_from_ref("H800")[0]
+    nvlink = hw.scaleup_bandwidth_bytes_per_s * hw.scaleup_efficiency
+    assert nvlink == pytest.approx(153e9, rel=0.10)  # deepseek-ai/DeepEP README, normal kernels, intranode EP8, ~153 GB/s
+
+
+# --------------------------------------------------------------------------------------------
+# 5. DeepSeek's inference system (open-infra-index, 202502OpenSourceWeek day 6)
+# --------------------------------------------------------------------------------------------
+
+# Stated: H800 nodes of 8 GPUs; prefill EP32 (DP32 attention) over 4 nodes, decode EP144 over
+# 18 nodes, 32 redundant experts; two-batch overlap in both phases; 73.7k input tokens/s per
+# node during prefill including on-disk KV-cache hits (56.3% of input tokens), 14.8k output
+# tokens/s per node during decode at an average KV length of 4,989 tokens per output token,
+# at 20-22 output tokens/s per user. MTP is not stated in the post, so it is not applied.
+# Our reading: decode holds 14.8k / 8 / 21 = 88 sequences per GPU (the stated speed); prefill
+# computes the 43.7% uncached tokens of a 4,989-token prompt (2,180 tokens) in chunks of
+# 16,384 tokens per GPU (8 prompts per GPU), and per-node input throughput counts the cached
+# tokens too (/ 0.437). Derated mode, the H800 preset, no tuning.
+DAY6_DECODE_TOKENS_PER_S_PER_NODE = 14.8e3
+DAY6_PREFILL_TOKENS_PER_S_PER_NODE = 73.7e3
+
+
+def _day6_per_node() -> tuple[float, float]:
+    """(prefill input tokens/s per node, decode output tokens/s per node) of the model for
+    DeepSeek's stated layouts and conditions (the reading above)."""
+    hw = hardware_from_ref("H800")[0]
+    model, _, _ = load_model("deepseek-v3")
+    per_gpu = 88
+    dec = Scenario("day6-decode", hw, model, Workload(per_gpu * 144, (4989,), 1))
+    lay = E.Layouts.from_strategies([Strategy(tp=1, dp_attn=144, etp=1, ep=144,
+                                              redundant_experts=32, two_batch_overlap=True)])
+    tpot, _ = E.decode(hw, model, dec.workload, lay, E.Options(decode_only=True), 4989)
+    prompt, prompts = 2180, 8 * 32
+    pre = Scenario("day6-prefill", hw, model, Workload(prompts, (prompt,), 1))
+    lay = E.Layouts.from_strategies([Strategy(tp=1, dp_attn=32, etp=1, ep=32,
+                                              redundant_experts=32, two_batch_overlap=True)])
+    ttft, _ = E.prefill(hw, model, pre.workload, lay, E.Options(prefill_chunk_tokens=16384),
+                        prompt)
+    return (prompts * prompt / float(ttft[0]) / 4 / 0.437, 8 * per_gpu / float(tpot[0]))
+
+
+def test_deepseek_day6_gap_is_what_it_was():
+    # the gap the model honestly reaches (measured: prefill 110.2k, +50%; decode 20.0k, +35%);
+    # a guard so that a change moving it is seen, not a claim of accuracy
+    prefill, decode = _day6_per_node()
+    assert prefill == pytest.approx(1.50 * DAY6_PREFILL_TOKENS_PER_S_PER_NODE, rel=0.05)  # deepseek-ai/open-infra-index 202502OpenSourceWeek day 6: 73.7k input tokens/s per node
+    assert decode == pytest.approx(1.35 * DAY6_DECODE_TOKENS_PER_S_PER_NODE, rel=0.05)  # deepseek-ai/open-infra-index 202502OpenSourceWeek day 6: 14.8k output tokens/s per node
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the model is optimistic with DeepSeek's layout and stated conditions: prefill 110.2k "
+    "input tokens/s per node (+50%), decode 20.0k output tokens/s per node (+35%). Missing: "
+    "the published figures are 24-hour averages over varying load (nodes not always full), "
+    "mixed prompt lengths and the cost of loading cached KV from disk; the model has no load "
+    "factor, no KV-cache loading and one prompt length; two-batch overlap hides all of the "
+    "all-to-all (without it decode is 14.5k, -2%, and prefill 73.2k, -1%: not used, as DeepSeek "
+    "states two-batch overlap)"))
+def test_deepseek_day6_within_20_percent():
+    prefill, decode = _day6_per_node()
+    assert prefill == pytest.approx(DAY6_PREFILL_TOKENS_PER_S_PER_NODE, rel=0.20)  # deepseek-ai/open-infra-index 202502OpenSourceWeek day 6
+    assert decode == pytest.approx(DAY6_DECODE_TOKENS_PER_S_PER_NODE, rel=0.20)  # deepseek-ai/open-infra-index 202502OpenSourceWeek day 6

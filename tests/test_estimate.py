@@ -470,3 +470,80 @@ def test_two_batch_overlap_pairs_micro_batches():
     est = E.estimate(sc, Strategy.parse("dp_attn=2,ep=2"), tbo)
     assert sum(est.tpot_breakdown_s.values()) == pytest.approx(est.worst["tpot_end_s"])
     assert sum(est.ttft_breakdown_s.values()) == pytest.approx(est.worst["ttft_s"])
+
+
+def test_expected_tokens_per_step_by_hand():
+    # Leviathan et al. 2023 eq. 1: E = (1 - a^(d+1)) / (1 - a) = 1 + a + ... + a^d
+    assert float(E.formulas.expected_tokens_per_step(0.8, 3)) == pytest.approx(
+        1 + 0.8 + 0.64 + 0.512)                                      # 2.952
+    assert float(E.formulas.expected_tokens_per_step(0.5, 1)) == pytest.approx(1.5)
+    assert float(E.formulas.expected_tokens_per_step(1.0, 2)) == 3.0  # every draft accepted
+    assert float(E.formulas.expected_tokens_per_step(0.0, 4)) == 1.0  # none accepted
+
+
+def test_speculative_decoding_tpot_by_hand():
+    # toy decode at tp=1, batch 2, context 1024, 1 draft token accepted half the time, each
+    # draft costing 0.1 of a plain step: E = 1.5 tokens per step, and
+    # TPOT = (T_verify(2 tokens per sequence) + 1 x 0.1 x T_plain) / 1.5
+    sc = scenario(batch=2)
+    la = lay("tp=1")
+    spec = dataclasses.replace(BALANCED, draft_tokens=1, acceptance_rate=0.5,
+                               draft_cost_fraction=0.1)
+    verify = E.stage_ops(TOY_CHIP, TOY_MOE, la, BALANCED, seqs_per_group=2.0,
+                         query_tokens_per_seq=2, phase="decode", context_tokens=1024)
+    t_verify = sum(float(verify[o].time_s[0]) for o in E.OPS)
+    t_plain = float(E.decode(TOY_CHIP, TOY_MOE, sc.workload, la, BALANCED, 1024)[0][0])
+    t, _ = E.decode(TOY_CHIP, TOY_MOE, sc.workload, la, spec, 1024)
+    assert float(t[0]) == pytest.approx((t_verify + 0.1 * t_plain) / 1.5)
+    # the toy's decode reads its weights: verifying 2 tokens costs far less than 2 steps, so
+    # speculation shortens TPOT
+    assert float(t[0]) < t_plain
+    # default draft cost: an MTP module of one layer of the toy's L = 2, f = 1/2
+    mtp = dataclasses.replace(spec, draft_cost_fraction=None)
+    t_mtp, _ = E.decode(TOY_CHIP, TOY_MOE, sc.workload, la, mtp, 1024)
+    assert float(t_mtp[0]) == pytest.approx((t_verify + 0.5 * t_plain) / 1.5)
+    # the breakdown gains a draft line and still sums to TPOT; the options say so
+    est = E.estimate(sc, Strategy.parse("tp=1"), spec)
+    assert sum(est.tpot_breakdown_s.values()) == pytest.approx(est.worst["tpot_end_s"])
+    assert est.tpot_breakdown_s["speculative_draft"] > 0
+    assert "1 draft token(s) accepted at 50%" in spec.describe()
+
+
+def test_speculative_options_reject_bad_values():
+    with pytest.raises(InputError, match="acceptance_rate"):
+        E.Options(draft_tokens=1, acceptance_rate=1.5)
+    with pytest.raises(InputError, match="draft_tokens"):
+        E.Options(draft_tokens=-1)
+
+
+def test_matmul_precision_fp4_needs_fp4_weights_and_activations():
+    from analysis.inputs.precision import matmul_precision
+    assert matmul_precision("fp4", "fp4") == "fp4"       # NVFP4 W4A4
+    assert matmul_precision("mxfp4", "fp4") == "fp4"     # MXFP4 W4A4
+    assert matmul_precision("fp8", "fp4") == "fp8"       # no W8A4 kernels: the weights' peak
+    assert matmul_precision("fp4", "fp8") == "fp8"       # W4A8: dequantised to FP8
+    assert matmul_precision("int4", "bf16") == "bf16"    # W4A16, as before
+    assert matmul_precision("bf16", "fp8") == "fp8"      # unchanged: the activations'
+
+
+def test_fp4_experts_with_fp8_rest_on_b200_by_hand():
+    # B200 preset (dense): bf16 2250, fp8 4500, fp4 9000 TFLOP/s, MFU 0.5. The toy in FP8 with
+    # its experts in NVFP4 and FP4 activations: the routed experts' FLOPs run at
+    # 9000e12 x 0.5 = 4.5e15 FLOP/s, the attention projections (FP8 weights) at 4500e12 x 0.5;
+    # with FP8 activations (W4A8) the experts fall back to the FP8 peak.
+    from analysis.inputs.read.mapping import hardware_from_ref
+    b200 = hardware_from_ref("B200")[0]
+    mixed = dataclasses.replace(TOY_MOE, weight_precision="fp8", expert_weight_precision="fp4",
+                                activation_precision="fp4", kv_precision="fp8")
+    ops = E.stage_ops(b200, mixed, lay("tp=1"), E.Options(imbalance="balanced"),
+                      seqs_per_group=4.0, query_tokens_per_seq=1000, phase="prefill")
+    r, p = ops["routed_experts"], ops["attention_proj"]
+    assert float(r.compute_s[0]) == pytest.approx(float(r.flops[0]) / (9000e12 * 0.5))
+    assert float(p.compute_s[0]) == pytest.approx(float(p.flops[0]) / (4500e12 * 0.5))
+    w4a8 = dataclasses.replace(mixed, activation_precision="fp8")
+    r8 = E.stage_ops(b200, w4a8, lay("tp=1"), E.Options(imbalance="balanced"),
+                     seqs_per_group=4.0, query_tokens_per_seq=1000,
+                     phase="prefill")["routed_experts"]
+    assert float(r8.compute_s[0]) == pytest.approx(float(r8.flops[0]) / (4500e12 * 0.5))
+    # the expert weights are read at half a byte per parameter (NVFP4 elements)
+    assert mixed.expert_weight_bytes_per_param == 0.5

@@ -455,3 +455,34 @@ def test_unknown_gpu_preset_suggests_closest():
 def test_missing_model_file():
     with pytest.raises(InputError, match="no such file"):
         load_model("does/not/exist.yaml")
+
+
+def test_speculative_block_is_read_and_reaches_the_options():
+    # issue 12: speculative: {draft_tokens, acceptance_rate, draft_cost_fraction}
+    from analysis.estimate import Options
+    d = {"hardware": GPU, "model": TOY, "workload": {"batch_sequences": 2, "prompt_tokens": 8},
+         "speculative": {"draft_tokens": 2, "acceptance_rate": "80%"}}
+    sc = scenario_from_dict(d)
+    assert sc.speculative.draft_tokens == 2 and sc.speculative.acceptance_rate == 0.8
+    assert sc.speculative.draft_cost_fraction is None            # an MTP module of one layer
+    opts = Options().with_speculative(sc.speculative)
+    assert (opts.draft_tokens, opts.acceptance_rate) == (2, 0.8)
+    # options that already state speculation win
+    assert Options(draft_tokens=1, acceptance_rate=0.5).with_speculative(
+        sc.speculative).draft_tokens == 1
+    assert scenario_from_dict({**d, "speculative": None}).speculative is None
+    with pytest.raises(InputError, match="speculative.acceptance_rate = 1.5: must be a prob"):
+        scenario_from_dict({**d, "speculative": {"acceptance_rate": 1.5}})
+    with pytest.raises(InputError, match="unknown key"):
+        scenario_from_dict({**d, "speculative": {"draft_token": 1}})
+
+
+def test_strategy_mapping_reads_two_batch_overlap():
+    # issue 12: a layout with two-batch overlap, as a mapping or as its label
+    s = strategy_from_value({"dp_attn": 8, "ep": 8, "two_batch_overlap": True})
+    assert s.two_batch_overlap and s.label() == "dp_attn8-ep8-tbo"
+    assert strategy_from_value({"dp_attn": 8, "ep": 8, "tbo": "yes"}) == s
+    assert strategy_from_value("dp_attn8-ep8-tbo") == s
+    assert not strategy_from_value({"dp_attn": 8, "ep": 8}).two_batch_overlap
+    with pytest.raises(InputError, match="must be true or false"):
+        strategy_from_value({"ep": 8, "tbo": 3})

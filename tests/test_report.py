@@ -136,3 +136,42 @@ def test_report_paths_are_relative_to_the_repository():
         "examples/cards/x.md: Hardware"
     assert repo_relative("reference/seed/plan.md: a/b", nb) == "reference/seed/plan.md: a/b"
     assert repo_relative("/etc/hosts", nb) == "/etc/hosts"          # outside: left as given
+
+
+def test_chunked_prefill_row_says_what_the_model_did():
+    # issue 12: seed batch 128 at its longest prompt 10,240 over tp4-ep16 (dp_attn 16): a
+    # micro-batch holds 128 / 16 x 10,240 = 81,920 tokens per attention rank; the default
+    # 8,192-token chunk caps it, a 100,000-token chunk does not; decode-only holds none
+    from analysis import estimate as E
+    from analysis.inputs import Strategy
+    from analysis.report.derived import optimisations
+    sc = load_scenario("seed")
+    s = Strategy.parse("tp4-ep16")
+
+    def row(opts):
+        est = E.estimate(sc, s, opts)
+        return next(r for r in optimisations(sc, est, opts) if r[0] == "Chunked prefill")
+
+    _, applied, why = row(E.Options())
+    assert applied and "8,192 tokens per attention rank" in why and "of 81,920" in why
+    assert "prefill activations" in why and "communication buffers" in why
+    _, applied, why = row(E.Options(prefill_chunk_tokens=100_000))
+    assert not applied and "81,920 tokens per attention rank" in why and "100,000" in why
+    _, applied, why = row(E.Options(decode_only=True))
+    assert not applied and "decode-only" in why
+
+
+def test_overlap_row_weighs_two_batch_overlap_with_its_costs():
+    # issue 12: for an EP layout the overlap row compares the layout with and without
+    # two-batch overlap, both estimated with its costs; a -tbo layout says it runs it
+    from analysis import estimate as E
+    from analysis.inputs import Strategy
+    from analysis.report.derived import optimisations
+    sc = load_scenario("seed")
+    for label, runs in (("tp4-ep16", False), ("tp4-ep16-tbo", True)):
+        s = Strategy.parse(label)
+        est = E.estimate(sc, s, E.Options())
+        name, _, why = next(r for r in optimisations(sc, est, E.Options())
+                            if r[0].startswith("Overlap communication"))
+        assert "two-batch overlap" in name and "second weight read" in why
+        assert ("the layout runs it" in why) == runs

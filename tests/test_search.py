@@ -73,7 +73,7 @@ def test_toy_prefill_flops_by_hand():
 # ------------------------------------------------------------------------- candidate_layouts
 
 def _rows(lay):
-    return list(zip(*[getattr(lay, n).tolist() for n in DEGREE_NAMES], strict=True))
+    return list(zip(*[getattr(lay, n).tolist() for n in (*DEGREE_NAMES, "tbo")], strict=True))
 
 
 @pytest.mark.parametrize("budget", [1, 2, 8, 64])
@@ -97,8 +97,12 @@ def test_candidate_count_by_hand_for_two_gpus():
     #   G = 1, pp 2, dp 1: m in {1, 2}                                              -> 2
     #   G = 2 (tp 2): etp 1 (ep 2) or etp 2 (ep 1), m in {1, 2}                      -> 4
     #   G = 2 (dp_attn 2): etp 1 (ep 2) or etp 2 (ep 1), m = 1 (2 sequences over 2)  -> 2
+    # and each of the 3 with ep = 2 again with two-batch overlap (tp2-ep2 m in {1, 2},
+    # dp_attn2-ep2 m = 1)                                                          -> 3
     lay = S.candidate_layouts(toy(max_gpus=2))
-    assert len(lay) == 11
+    assert len(lay) == 14
+    assert sorted(lay.labels()[-3:]) == ["dp_attn2-ep2-tbo", "tp2-ep2-mb2-tbo", "tp2-ep2-tbo"]
+    assert len(S.candidate_layouts(toy(max_gpus=2), tbo_choices=(False,))) == 11
     # the max_gpus argument overrides the scenario's budget: budget 1 -> pp 1, dp 1, m in {1, 2}
     assert len(S.candidate_layouts(toy(max_gpus=64), max_gpus=1)) == 2
 
@@ -463,3 +467,32 @@ def test_mixtral_batch4_tpot4ms_recommends_a_layout_whose_busiest_gpu_meets_it()
     assert ep8.worst["tpot_end_s"] > 4e-3            # fails once the busiest GPU sets the pace
     assert p.recommended.label() != "tp4-dp_attn2-ep8"
     assert not S.plan(sc, E.Options(), progress=False).feasible
+
+
+def test_two_batch_overlap_is_a_searched_layout_choice():
+    # Each layout with ep > 1 is searched again with two-batch overlap, labelled "-tbo"; its row
+    # is the estimate of the same degrees under Options(two_batch_overlap=True) (cross-check of
+    # the per-layout flag against the global option). Toy decode of 8 sequences over
+    # dp_attn2-ep2 is weight-read bound and its all-to-all is in one node: two half micro-batches
+    # read the expert weights twice, so here the -tbo copy is slower (its costs, not just its
+    # gain), and the planner keeps the layout without it.
+    sc = toy(batch=8, max_gpus=2, fixed_gpus=2)
+    p = run_plan(sc)
+    rows = p.table.set_index("layout")
+    tbo = rows.loc["dp_attn2-ep2-tbo"]
+    assert tbo["tbo"] == 1 and rows.loc["dp_attn2-ep2"]["tbo"] == 0
+    with_opt = E.evaluate_layouts(sc, E.Layouts.from_strategies([Strategy.parse("dp_attn2-ep2")]),
+                                  dataclasses.replace(BALANCED, two_batch_overlap=True))
+    assert tbo["tpot_s"] == pytest.approx(float(with_opt["tpot_s"][0]))
+    assert tbo["tpot_s"] > rows.loc["dp_attn2-ep2"]["tpot_s"]
+    assert not p.recommended.two_batch_overlap
+    # layouts without expert parallelism get no -tbo copy
+    assert not any(lbl.endswith("-tbo") for lbl in rows.index if "ep" not in lbl)
+    # the label reads back, and the flag reaches the estimate
+    s = Strategy.parse("dp_attn2-ep2-tbo")
+    assert s.two_batch_overlap and s.label() == "dp_attn2-ep2-tbo"
+    assert Strategy.parse("dp_attn=2,ep=2,tbo=1") == s
+    est = E.estimate(sc, s, BALANCED)
+    assert est.worst["tpot_s"] == pytest.approx(tbo["tpot_s"])
+    # searching without it gives the old space
+    assert "dp_attn2-ep2-tbo" not in set(run_plan(sc, tbo_choices=(False,)).table["layout"])

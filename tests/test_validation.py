@@ -207,3 +207,12 @@ def test_seed_card_keeps_the_cards_efficiencies():
     b = E.estimate(sc, s, E.Options(mode="calibrated")).worst
     assert (a["ttft_s"], a["tpot_s"]) == (b["ttft_s"], b["tpot_s"])
     assert V.mode_used(sc.hardware, "calibrated") == "derated (no calibration)"
+
+
+def test_mapping_options_read_two_batch_overlap_and_node_dedup():
+    # the mapping's options column can state two-batch overlap and per-node dedup (issue 12)
+    from analysis.validation.data import _options
+    o = _options("imbalance=uniform;tbo=1;node_dedup=1;combine_bytes=2", "derated")
+    assert o.two_batch_overlap and o.node_dedup and o.combine_bytes_per_element == 2.0
+    o = _options("overlap=1", "calibrated")
+    assert not o.two_batch_overlap and not o.node_dedup and o.overlap_fraction == 1.0

@@ -46,11 +46,16 @@ def precision_bytes(args: argparse.Namespace, name: str) -> float | None:
     return bytes_per_element(normalise_precision(value, f"--{name}-precision"))
 
 
-def options(args: argparse.Namespace) -> E.Options:
-    """The estimate options of ``--mode``, ``--imbalance``, ``--overlap``, the dispatch and
-    combine precisions and ``--two-batch-overlap``."""
+def options(args: argparse.Namespace, sc=None) -> E.Options:
+    """The estimate options of ``--mode``, ``--imbalance`` (and ``--skew``), ``--overlap``, the
+    dispatch and combine precisions, ``--two-batch-overlap`` and speculative decoding; a
+    scenario's ``speculative:`` block applies when ``--draft-tokens`` is not given."""
     return E.Options(mode=args.mode, imbalance=args.imbalance,
-                     imbalance_factor=args.imbalance_factor, overlap_fraction=args.overlap,
+                     imbalance_factor=args.imbalance_factor, skew=args.skew,
+                     overlap_fraction=args.overlap,
                      dispatch_bytes_per_element=precision_bytes(args, "dispatch"),
                      combine_bytes_per_element=precision_bytes(args, "combine"),
-                     two_batch_overlap=args.two_batch_overlap)
+                     two_batch_overlap=args.two_batch_overlap,
+                     draft_tokens=args.draft_tokens, acceptance_rate=args.acceptance_rate,
+                     draft_cost_fraction=args.draft_cost_fraction
+                     ).with_speculative(getattr(sc, "speculative", None))

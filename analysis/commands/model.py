@@ -47,7 +47,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     sc = trusted_scenario(load_scenario(args.scenario), args.trust_size)
     strategy = Strategy.parse(args.strategy)
-    est = E.estimate(sc, strategy, options(args))
+    est = E.estimate(sc, strategy, options(args, sc))
     d = est.to_dict()
     if args.json:
         print(as_json(d))

@@ -37,8 +37,9 @@ def cmd_plan(args) -> int:
 
         if not compare:
             args.hardware = None
-        return cmd_plan_serving(args, sc, options(args))
-    p = S.plan(sc, options(args), args.max_gpus, top_n=args.top, redundant_choices=choices,
+        return cmd_plan_serving(args, sc, options(args, sc))
+    p = S.plan(sc, options(args, sc), args.max_gpus, top_n=args.top, redundant_choices=choices,
+               tbo_choices=(False,) if args.no_search_tbo else (False, True),
                progress=sys.stderr.isatty())
     d = p.to_dict()
     if args.json:

@@ -18,7 +18,8 @@ def cmd_serve(args) -> int:
     s = Strategy.parse(args.strategy)
     isl = args.isl if args.isl is not None else sc.workload.max_prompt_tokens
     osl = args.osl if args.osl is not None else sc.workload.output_tokens
-    est = SV.serve(sc, s, isl, osl, args.concurrency, args.request_rate, options(args))
+    est = SV.serve(sc, s, isl, osl, args.concurrency, args.request_rate,
+                   options(args, sc))
     if args.json:
         d = est.to_dict()
         d["assumptions"] = list(sc.assumptions) + [SV.__doc__.split("\n\n")[1].replace("\n", " ")]

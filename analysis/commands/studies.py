@@ -19,7 +19,7 @@ def cmd_sensitivity(args) -> int:
 
     names = SE.inputs_named(args.inputs)          # checked before any (slow) planning
     sc = load_scenario(args.scenario)
-    res = SE.analyse(sc, options(args), [i.name for i in names], args.metric, args.points,
+    res = SE.analyse(sc, options(args, sc), [i.name for i in names], args.metric, args.points,
                   args.scan, args.max_gpus, progress=sys.stderr.isatty())
     if args.json:
         print(as_json(res.to_dict()))

@@ -17,6 +17,7 @@ from analysis.estimate import formulas as f
 from analysis.estimate.efficiency import OpCost, Rates, rates_for
 from analysis.estimate.layouts import Layouts, stage_layers
 from analysis.estimate.options import Options
+from analysis.estimate.skew import zipf_busiest_rank_load
 from analysis.inputs.types import Hardware, Model, bytes_per_element
 
 
@@ -70,17 +71,34 @@ def ep_precisions_assumption(model: Model, opts: Options) -> str:
             "BF16 combine for an FP8 model, as DeepEP)")
 
 
+def _zipf_busiest(mean, ep, num_experts: int, redundant, skew: float) -> np.ndarray:
+    """:func:`~analysis.estimate.skew.zipf_busiest_rank_load` for arrays of layouts (one
+    placement per distinct (ep, R))."""
+    mean, ep, red = np.broadcast_arrays(np.asarray(mean, dtype=float), np.asarray(ep),
+                                        np.asarray(redundant))
+    out = np.array(mean, dtype=float, copy=True)
+    for e, r in set(zip(ep.ravel().tolist(), red.ravel().tolist(), strict=True)):
+        mask = (ep == e) & (red == r)
+        out[mask] = zipf_busiest_rank_load(mean[mask], int(e), num_experts, int(r), skew)
+    return out
+
+
 def busiest_rank_load(mean_tokens, ep, model: Model, redundant, opts: Options):
     """Routed token-expert pairs on the busiest EP rank.
 
     Redundant experts (EPLB) let the balancer shed the excess over the mean in proportion
     ``E / (E + R)`` of what uniform routing leaves (a stated heuristic, not a derivation).
+    Under ``imbalance="zipf"`` the experts' popularity follows Zipf's law with exponent
+    ``opts.skew`` and the R copies go to the hottest experts
+    (:func:`analysis.estimate.skew.zipf_busiest_rank_load`) instead.
     """
     mean = np.asarray(mean_tokens, dtype=float)
     if opts.imbalance == "balanced":
         return mean
     if opts.imbalance == "factor":  # one rank holds every expert: its load is the mean
         return np.where(np.asarray(ep) > 1, mean * opts.imbalance_factor, mean)
+    if opts.imbalance == "zipf":     # skewed popularity, the hottest experts replicated
+        return _zipf_busiest(mean, ep, model.num_experts, redundant, opts.skew)
     worst = f.expected_max_load(mean, ep)
     share = model.num_experts / (model.num_experts + np.asarray(redundant, dtype=float))
     return mean + (worst - mean) * share

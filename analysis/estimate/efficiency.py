@@ -19,6 +19,7 @@ import numpy as np
 from analysis.estimate import formulas as f
 from analysis.estimate.options import Options
 from analysis.inputs.errors import InputError
+from analysis.inputs.precision import matmul_precision
 from analysis.inputs.types import Hardware, Model, saturating_efficiency
 
 
@@ -109,10 +110,19 @@ class Rates:
 
 def rates_for(hw: Hardware, model: Model, n: int, opts: Options) -> Rates:
     """The rates of ``n`` layouts of ``model`` on ``hw`` in ``opts.mode``."""
-    peak = hw.peak_flops_for(model.activation_precision)
+    peak = hw.peak_flops_for(matmul_precision(model.weight_precision,
+                                              model.activation_precision))
     sol = opts.mode == "sol"
     return Rates(hw, n, opts, peak, 1.0 if sol else hw.mfu,
                  hw.hbm_bandwidth_bytes_per_s * (1.0 if sol else hw.bandwidth_utilization))
+
+
+def expert_peak_flops_per_s(hw: Hardware, model: Model) -> float:
+    """Peak FLOP/s of the routed experts' matmuls: their weights' precision against the
+    activations' (:func:`analysis.inputs.precision.matmul_precision`; experts in NVFP4 with
+    FP4 activations use the FP4 peak while the rest runs in FP8)."""
+    return hw.peak_flops_for(matmul_precision(
+        model.expert_weight_precision or model.weight_precision, model.activation_precision))
 
 
 def attention_peak_flops_per_s(hw: Hardware, model: Model) -> float:

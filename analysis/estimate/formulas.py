@@ -204,3 +204,25 @@ def exposed_comm_time_s(comm_s, overlappable_s, overlap_fraction):
     """Communication left on the critical path when ``overlap_fraction`` of it hides under
     ``overlappable_s`` of compute: ``comm - min(overlap * comm, overlappable)``."""
     return comm_s - np.minimum(overlap_fraction * comm_s, overlappable_s)
+
+
+def expected_tokens_per_step(acceptance_rate, draft_tokens):
+    """Expected tokens a sequence gains per speculative step with ``d`` draft tokens, each
+    accepted with probability ``a`` independently until the first rejection, plus the target's
+    own token: ``E = 1 + a + ... + a^d = (1 - a^(d+1)) / (1 - a)`` (``d + 1`` at a = 1).
+    Leviathan, Kalman and Matias, "Fast Inference from Transformers via Speculative Decoding"
+    (ICML 2023), eq. 1."""
+    a = np.asarray(acceptance_rate, dtype=float)
+    d = np.asarray(draft_tokens, dtype=float)
+    safe = np.where(a < 1, a, 0.5)
+    return np.where(a < 1, (1 - safe ** (d + 1)) / (1 - safe), d + 1)
+
+
+def speculative_time_per_token_s(verify_step_s, plain_step_s, draft_tokens,
+                                 draft_cost_fraction, expected_tokens):
+    """Time per output token under speculative decoding:
+    ``(T_verify + d * f * T_plain) / E``, where ``T_verify`` is the target's step over the
+    ``d + 1`` tokens of each sequence, ``T_plain`` its ordinary one-token step, ``f`` the draft's
+    cost per draft token as a fraction of ``T_plain`` (an MTP module of one layer: 1/L) and
+    ``E`` :func:`expected_tokens_per_step`."""
+    return (verify_step_s + draft_tokens * draft_cost_fraction * plain_step_s) / expected_tokens

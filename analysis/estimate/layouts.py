@@ -9,7 +9,7 @@ replicas last.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,9 @@ from analysis.inputs.types import DEGREE_NAMES, Model, Strategy, Workload, layou
 
 @dataclass
 class Layouts:
-    """Degrees of N layouts, one int array per degree (see :class:`analysis.inputs.Strategy`)."""
+    """Degrees of N layouts, one int array per degree (see :class:`analysis.inputs.Strategy`),
+    and ``tbo``: 1 where the layout runs two-batch overlap (:func:`analysis.estimate.ops.
+    overlap_batches`), 0 elsewhere (all 0 unless given)."""
 
     tp: np.ndarray
     dp_attn: np.ndarray
@@ -29,11 +31,18 @@ class Layouts:
     dp: np.ndarray
     microbatches: np.ndarray
     redundant_experts: np.ndarray
+    tbo: np.ndarray | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.tbo is None:
+            self.tbo = np.zeros(len(self.tp), dtype=np.int64)
 
     @classmethod
     def from_strategies(cls, strategies: list[Strategy]) -> Layouts:
-        return cls(**{n: np.array([getattr(s, n) for s in strategies], dtype=np.int64)
-                      for n in DEGREE_NAMES})
+        cols = {n: np.array([getattr(s, n) for s in strategies], dtype=np.int64)
+                for n in DEGREE_NAMES}
+        return cls(**cols, tbo=np.array([int(s.two_batch_overlap) for s in strategies],
+                                        dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -50,10 +59,11 @@ class Layouts:
     def labels(self) -> list[str]:
         """:func:`~analysis.inputs.layout_label` of every layout."""
         cols = [getattr(self, n).tolist() for n in DEGREE_NAMES]
-        return [layout_label(*vals) for vals in zip(*cols, strict=True)]
+        return [layout_label(*vals, tbo=bool(t))
+                for *vals, t in zip(*cols, self.tbo.tolist(), strict=True)]
 
     def subset(self, mask) -> Layouts:
-        return Layouts(**{n: getattr(self, n)[mask] for n in DEGREE_NAMES})
+        return Layouts(**{n: getattr(self, n)[mask] for n in DEGREE_NAMES}, tbo=self.tbo[mask])
 
 
 def layout_rejections(model: Model, workload: Workload | None, lay: Layouts

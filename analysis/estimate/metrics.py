@@ -11,7 +11,7 @@ time breakdowns that sum to their totals).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -51,14 +51,35 @@ def decode_step_time_s(hw: Hardware, model: Model, lay: Layouts, opts: Options, 
     """One decode step of ``seqs_per_replica`` sequences at ``context_tokens``: ``pp * stage
     time`` with the sequences in ``min(pp, max(seqs, 1))`` micro-batches (a token passes through
     every stage), each run in lockstep over the dp_attn ranks (:func:`lockstep_group_sequences`),
-    and the stage's ops."""
+    and the stage's ops. Under speculative decoding (``opts.draft_tokens`` > 0)
+    the time per output token: the verify step over d + 1 tokens per sequence plus the drafts,
+    over the expected tokens per step (:func:`speculative_terms`); the ops are the verify
+    step's."""
     seqs = np.asarray(seqs_per_replica, dtype=float)
     m_dec = np.minimum(lay.pp, np.maximum(seqs, 1.0))
     group = lockstep_group_sequences(seqs / m_dec, lay.dp_attn)
-    k = overlap_batches(lay, opts, group, 1)
+    q, frac, tokens = speculative_terms(model, opts)
+    k = overlap_batches(lay, opts, group, q)
     ops = stage_ops(hw, model, lay, opts, seqs_per_group=group / k,
-                    query_tokens_per_seq=1, phase="decode", context_tokens=context_tokens)
-    return lay.pp * stage_time_s(ops, opts, k), ops
+                    query_tokens_per_seq=q, phase="decode", context_tokens=context_tokens)
+    step = lay.pp * stage_time_s(ops, opts, k)
+    if q == 1:
+        return step, ops
+    plain, _ = decode_step_time_s(hw, model, lay, replace(opts, draft_tokens=0),
+                                  seqs_per_replica=seqs, context_tokens=context_tokens)
+    return f.speculative_time_per_token_s(step, plain, q - 1, frac, tokens), ops
+
+
+def speculative_terms(model: Model, opts: Options) -> tuple[int, float, float]:
+    """(query tokens per sequence in a verify step d + 1, the draft's cost per draft token as a
+    fraction of a plain step f, expected tokens per step E); (1, 0, 1) without speculation.
+    f defaults to an MTP module of one layer: 1/L of the target's step."""
+    d = opts.draft_tokens
+    if not d:
+        return 1, 0.0, 1.0
+    frac = (opts.draft_cost_fraction if opts.draft_cost_fraction is not None
+            else 1.0 / model.num_layers)
+    return d + 1, frac, float(f.expected_tokens_per_step(opts.acceptance_rate, d))
 
 
 def prefill(hw, model, workload, lay, opts, prompt_tokens) -> tuple[np.ndarray, dict[str, OpCost]]:
@@ -228,6 +249,18 @@ def _breakdown(ops: dict[str, OpCost], steps: float, bubble_steps: float, opts: 
     return out
 
 
+def _speculative_breakdown(verify: dict[str, float], tokens: float, tpot_s: float
+                           ) -> dict[str, float]:
+    """Under speculative decoding the verify step's ops per output token (over E tokens per
+    step) and the drafts as their own line, ``speculative_draft``; sums to TPOT. Unchanged
+    without speculation (E = 1)."""
+    if tokens == 1.0:
+        return verify
+    out = {k: v / tokens for k, v in verify.items()}
+    out["speculative_draft"] = tpot_s - sum(out.values())
+    return out
+
+
 def estimate(scenario: Scenario, strategy: Strategy, opts: Options | None = None) -> Estimate:
     """Estimate one layout at every prompt length of the workload (LayoutError if impossible)."""
     opts = opts or Options()
@@ -248,9 +281,11 @@ def estimate(scenario: Scenario, strategy: Strategy, opts: Options | None = None
     mb, pp = strategy.microbatches, strategy.pp
     b_rep = wl.batch_sequences / strategy.dp
     k_pre = float(overlap_batches(lay, opts, b_rep / mb, s_max)[0])
-    k_dec = float(overlap_batches(lay, opts, b_rep / min(pp, max(b_rep, 1.0)), 1)[0])
+    q, _, tokens = speculative_terms(m, opts)
+    k_dec = float(overlap_batches(lay, opts, b_rep / min(pp, max(b_rep, 1.0)), q)[0])
     ttft_bd = _breakdown(p_ops, mb, pp - 1, opts, k_pre)
-    tpot_bd = _breakdown(d_ops, pp, 0, opts, k_dec)
+    tpot_bd = _speculative_breakdown(_breakdown(d_ops, pp, 0, opts, k_dec), tokens,
+                                     float(tpot[0]))
     mem = {k: float(v[0]) for k, v in memory_per_gpu_bytes(
         hw, m, wl, scenario.requirements.memory_reserve_fraction, lay, opts).items()}
     warnings = []

@@ -62,10 +62,12 @@ def stage_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
 
 
 def overlap_batches(lay: Layouts, opts: Options, seqs_per_group, query_tokens):
-    """Micro-batches a stage step runs as: 2 with two-batch overlap (``opts.two_batch_overlap``)
+    """Micro-batches a stage step runs as: 2 with two-batch overlap (``opts.two_batch_overlap``
+    for every layout, or the layout's own ``lay.tbo`` flag, a choice the planner searches)
     where an attention rank has at least 2 tokens to split, else 1."""
     tokens = np.asarray(seqs_per_group, dtype=float) / lay.dp_attn * query_tokens
-    return np.where(opts.two_batch_overlap & (tokens >= 2), 2.0, 1.0)
+    on = opts.two_batch_overlap | (lay.tbo != 0)
+    return np.where(on & (tokens >= 2), 2.0, 1.0)
 
 
 def stage_split_s(times: dict[str, np.ndarray], opts: Options, batches=1.0):

@@ -61,7 +61,8 @@ def _core(c: OpContext) -> OpCost:
         core_bytes = c.tok_a * (width / c.tp * act + kv_tok_layer)
     else:
         cached = A.cached_tokens_per_layer(m, c.context_tokens)
-        core_flops = c.seqs_a * cached * A.attention_core_flops_per_pair(m, absorbed=True) / c.tp
+        # every new token (d + 1 per sequence when verifying drafts) attends to the cache
+        core_flops = c.tok_a * cached * A.attention_core_flops_per_pair(m, absorbed=True) / c.tp
         core_bytes = (c.seqs_a * cached * kv_tok_layer
                       + c.tok_a * (width / c.tp * act + kv_tok_layer))
     return c.rates.gpu_op(c.n_layers * core_flops, c.n_layers * core_bytes,

@@ -9,7 +9,7 @@ import numpy as np
 from analysis import anatomy as A
 from analysis.estimate import formulas as f
 from analysis.estimate.context import Op, OpContext
-from analysis.estimate.efficiency import OpCost
+from analysis.estimate.efficiency import OpCost, expert_peak_flops_per_s
 
 
 def _none(c: OpContext) -> OpCost:
@@ -59,7 +59,8 @@ def _routed(c: OpContext) -> OpCost:
                    * m.expert_weight_bytes_per_param
                    + busiest * (2 * c.d + 2 * n_in * m.expert_intermediate_size
                                 / lay.etp) * c.act),
-        rows=busiest / np.maximum(touched, 1.0), layers=c.n_moe, kernels=2)
+        rows=busiest / np.maximum(touched, 1.0), layers=c.n_moe, kernels=2,
+        peak=expert_peak_flops_per_s(c.hw, m))
 
 
 def _routed_workspace(c: OpContext) -> np.ndarray:

@@ -27,6 +27,7 @@ from analysis.inputs.scenario_types import (  # noqa: F401
     prompt_grid_tokens,
 )
 from analysis.inputs.serving import ServingRequirements  # noqa: F401
+from analysis.inputs.speculative import Speculative, check_speculative  # noqa: F401
 from analysis.inputs.strategy import (  # noqa: F401
     DEGREE_NAMES,
     Strategy,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from analysis.inputs.errors import InputError
 
-__all__ = ["BYTES_PER_ELEMENT", "COMPUTE_PEAK_KEY", "PRECISION_ALIASES", "bytes_per_element",
-           "normalise_precision"]
+__all__ = ["BYTES_PER_ELEMENT", "COMPUTE_PEAK_KEY", "FP4_FORMATS", "PRECISION_ALIASES",
+           "bytes_per_element", "matmul_precision", "normalise_precision"]
 
 #: Bytes per element of each storage precision. Floats on purpose: int4 is half a byte.
 #: mxfp4 = 4-bit element + one 8-bit scale per 32 elements = 4.25 bits (OCP MX spec v1.0).
@@ -60,3 +60,21 @@ def normalise_precision(name: str, field_name: str = "precision") -> str:
 def bytes_per_element(precision: str) -> float:
     """Bytes per element of ``precision`` (bf16 -> 2.0, fp8 -> 1.0, int4 -> 0.5)."""
     return BYTES_PER_ELEMENT[normalise_precision(precision)]
+
+
+#: 4-bit floating-point formats Blackwell's tensor cores multiply natively (NVFP4: E2M1 with an
+#: FP8 scale per 16 elements; MXFP4: E2M1 with an E8M0 scale per 32, OCP MX v1.0).
+FP4_FORMATS = ("fp4", "mxfp4")
+
+
+def matmul_precision(weight_precision: str, activation_precision: str) -> str:
+    """The precision a matmul of ``weight_precision`` weights by ``activation_precision``
+    activations runs at (the key for :data:`COMPUTE_PEAK_KEY`): the activations' (W8A8, W4A16,
+    W4A8 run at the activations' precision, weights dequantised), except that FP4 activations
+    need FP4 weights to use the FP4 tensor cores (NVFP4 / MXFP4 W4A4 on Blackwell: "fp4"); FP4
+    activations against wider weights run at the weights' precision (no W8A4 kernels)."""
+    w = normalise_precision(weight_precision, "weight_precision")
+    a = normalise_precision(activation_precision, "activation_precision")
+    if a in FP4_FORMATS:
+        return "fp4" if w in FP4_FORMATS else w
+    return a

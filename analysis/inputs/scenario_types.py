@@ -15,6 +15,7 @@ from analysis.inputs import limits
 from analysis.inputs.checks import check_fraction, check_positive
 from analysis.inputs.errors import InputError
 from analysis.inputs.serving import ServingRequirements
+from analysis.inputs.speculative import Speculative
 from analysis.inputs.strategy import Strategy
 
 if TYPE_CHECKING:   # annotations only: types.py re-exports this module's names
@@ -160,6 +161,7 @@ class Scenario:
     warnings: tuple[str, ...] = ()
     source: str = ""
     serving: ServingRequirements | None = None   # the serving: block, when the scenario has one
+    speculative: Speculative | None = None       # the speculative: block (MTP / draft model)
 
     def __post_init__(self) -> None:
         check_positive("scenario.max_gpus", self.max_gpus, integer=True)

@@ -14,26 +14,33 @@ __all__ = ["DEGREE_NAMES", "Strategy", "layout_label"]
 
 DEGREE_NAMES = ("tp", "dp_attn", "etp", "ep", "pp", "dp", "microbatches", "redundant_experts")
 _LABEL_PREFIX = ("tp", "dp_attn", "etp", "ep", "pp", "dp", "mb", "re")
+TBO_LABEL = "tbo"  # the label part of a layout that runs two-batch overlap
 
 
 def layout_label(tp: int, dp_attn: int, etp: int, ep: int, pp: int, dp: int,
-                 microbatches: int = 1, redundant_experts: int = 0) -> str:
+                 microbatches: int = 1, redundant_experts: int = 0, tbo: bool = False) -> str:
     """Short, stable name of a layout: the degrees that are not 1 (redundant experts: not 0),
-    in :data:`DEGREE_NAMES` order, e.g. ``tp4-dp_attn16-etp4-ep16``; "single-gpu" for none."""
+    in :data:`DEGREE_NAMES` order, e.g. ``tp4-dp_attn16-etp4-ep16``; "single-gpu" for none;
+    ``-tbo`` appended when the layout runs two-batch overlap (``tp1-dp_attn32-ep32-tbo``)."""
     values = (tp, dp_attn, etp, ep, pp, dp, microbatches, redundant_experts)
     idle_values = (1, 1, 1, 1, 1, 1, 1, 0)
     parts = [f"{p}{v}" for p, v, idle in zip(_LABEL_PREFIX, values, idle_values, strict=True)
              if v != idle]
-    return "-".join(parts) or "single-gpu"
+    label = "-".join(parts) or "single-gpu"
+    return f"{label}-{TBO_LABEL}" if tbo else label
 
 
 def _label_degrees(label: str) -> dict[str, int]:
     """Degrees named in a printed label: "tp4-dp_attn2-ep8-mb2" -> {tp: 4, dp_attn: 2, ep: 8,
-    microbatches: 2}; "single-gpu" -> {}. Unknown parts raise InputError."""
+    microbatches: 2}; "single-gpu" -> {}; a ``-tbo`` part -> {two_batch_overlap: 1}. Unknown
+    parts raise InputError."""
     if label.lower() == "single-gpu":
         return {}
     values: dict[str, int] = {}
     for part in label.lower().split("-"):
+        if part == TBO_LABEL:
+            values["two_batch_overlap"] = 1
+            continue
         m = re.fullmatch(r"([a-z_]+?)(\d+)", part)
         if m is None or m.group(1) not in _LABEL_PREFIX:
             raise InputError("strategy", label, f"cannot read {part!r}",
@@ -67,8 +74,10 @@ class Strategy:
     dp: int = 1
     microbatches: int = 1
     redundant_experts: int = 0
+    two_batch_overlap: bool = False  # each step as two micro-batches hiding each other's comm
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "two_batch_overlap", bool(self.two_batch_overlap))
         for name in DEGREE_NAMES:
             check_positive(f"strategy.{name}", getattr(self, name), integer=True,
                            allow_zero=(name == "redundant_experts"))
@@ -90,7 +99,7 @@ class Strategy:
 
     def label(self) -> str:
         """Short, stable name: only the degrees that are not 1, e.g. ``tp4-ep16``."""
-        return layout_label(*(getattr(self, n) for n in DEGREE_NAMES))
+        return layout_label(*(getattr(self, n) for n in DEGREE_NAMES), tbo=self.two_batch_overlap)
 
     def describe(self) -> str:
         """The layout in words, e.g. "64 GPUs: attention TP 4 x DP 16, experts EP 16 x TP 4;
@@ -113,6 +122,8 @@ class Strategy:
         text = parts[0] + (": " + ", ".join(inner) if inner else "")
         if self.microbatches > 1:
             text += f"; prefill in {self.microbatches} micro-batches"
+        if self.two_batch_overlap:
+            text += "; two-batch overlap"
         return text
 
     def as_dict(self) -> dict[str, int]:
@@ -132,7 +143,8 @@ class Strategy:
             return cls.complete(**_label_degrees(text.strip()))
         values: dict[str, int] = {}
         aliases = {"mb": "microbatches", "m": "microbatches", "dpattn": "dp_attn",
-                   "attn_dp": "dp_attn", "redundant": "redundant_experts"}
+                   "attn_dp": "dp_attn", "redundant": "redundant_experts",
+                   "tbo": "two_batch_overlap"}
         for part in text.replace(" ", "").split(","):
             if not part:
                 continue
@@ -141,8 +153,9 @@ class Strategy:
                                  "e.g. 'tp=4,ep=16,pp=1'")
             name, _, raw = part.partition("=")
             name = aliases.get(name.lower(), name.lower())
-            if name not in DEGREE_NAMES:
-                raise InputError("strategy", name, "unknown degree", ", ".join(DEGREE_NAMES))
+            if name not in (*DEGREE_NAMES, "two_batch_overlap"):
+                raise InputError("strategy", name, "unknown degree",
+                                 ", ".join(DEGREE_NAMES) + ", tbo (0 or 1)")
             if name in values:
                 raise InputError("strategy", text, f"{name} is given twice",
                                  f"each degree once, e.g. '{name}={raw}'")

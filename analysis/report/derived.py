@@ -68,13 +68,14 @@ def optimisations(scenario: Scenario, est: E.Estimate, opts: E.Options
     ttft = est.worst["ttft_s"]
     bd = est.ttft_breakdown_s
     comm_share = (bd["ep_dispatch_combine"] + bd["tp_all_reduce"] + bd["pp_send"]) / ttft
-    if comm_share > 0.05:
+    if s.two_batch_overlap or (comm_share > 0.05 and s.ep > 1):
+        out.append(_two_batch_overlap(scenario, est, opts, comm_share))
+    elif comm_share > 0.05:
         full = E.estimate(scenario, s, replace(opts, overlap_fraction=1.0))
         why = (f"communication is {comm_share:.0%} of TTFT; hiding all of it under compute "
                f"would bring TTFT from {fmt.seconds(ttft)} to "
                f"{fmt.seconds(full.worst['ttft_s'])}")
-        out.append(("Overlap communication with computation (two micro-batches, as DeepSeek)",
-                    True, why))
+        out.append(("Overlap communication with computation", True, why))
     else:
         out.append(("Overlap communication with computation", False,
                     f"communication is only {comm_share:.0%} of TTFT"))
@@ -101,14 +102,54 @@ def optimisations(scenario: Scenario, est: E.Estimate, opts: E.Options
         why = ("the MLA latent cannot be split by tensor parallelism, so every TP rank stores it "
                "whole; attention DP stores each sequence once")
         out.append(("Attention data parallelism for MLA", s.tp == 1 or s.dp_attn > 1, why))
-    act_share = est.memory_bytes["activations"] / total_mem
-    out.append(("Chunked prefill", act_share > 0.25,
-                f"prefill activations are {act_share:.0%} of memory per GPU"))
+    out.append(_chunked_prefill(scenario, est, opts, total_mem))
     out.append(("Activation checkpointing", False,
                 "inference keeps no activations for a backward pass: nothing to recompute"))
     out.append(("KV-cache compression for inactive experts", False,
                 "the KV cache belongs to attention, not to experts: no expert has a KV cache"))
     return out
+
+
+def _two_batch_overlap(scenario: Scenario, est: E.Estimate, opts: E.Options, comm_share: float
+                       ) -> tuple[str, bool, str]:
+    """(optimisation, applies?, why): the layout with and without two-batch overlap, each with
+    its costs (half-size GEMMs, a second weight read, twice the kernels)."""
+    s = est.strategy
+    other = E.estimate(scenario, s.with_(two_batch_overlap=not s.two_batch_overlap), opts)
+    on, off = (est, other) if s.two_batch_overlap else (other, est)
+    t_on, t_off = on.worst, off.worst
+    numbers = (f"TTFT {fmt.seconds(t_off['ttft_s'])} -> {fmt.seconds(t_on['ttft_s'])}, TPOT "
+               f"{fmt.seconds(t_off['tpot_end_s'])} -> {fmt.seconds(t_on['tpot_end_s'])} with "
+               f"it (costs included: half-size GEMMs, a second weight read, twice the kernels)")
+    name = "Overlap communication with computation (two-batch overlap, as DeepSeek)"
+    if s.two_batch_overlap:
+        return (name, True, f"the layout runs it (label -tbo): {numbers}")
+    helps = t_on["ttft_s"] < t_off["ttft_s"] or t_on["tpot_end_s"] < t_off["tpot_end_s"]
+    return (name, helps, f"communication is {comm_share:.0%} of TTFT; {numbers}")
+
+
+def _chunked_prefill(scenario: Scenario, est: E.Estimate, opts: E.Options, total_mem: float
+                     ) -> tuple[str, bool, str]:
+    """(optimisation, applied?, what the model did): the chunk size it used, whether the chunk
+    caps a micro-batch's tokens per attention rank, and the prefill memory sized by it."""
+    s, wl = est.strategy, scenario.workload
+    act, buf = est.memory_bytes["activations"], est.memory_bytes.get("comm_buffers", 0.0)
+    if opts.decode_only:
+        why = ("decode-only layout (prefill runs elsewhere): it holds no prompt-sized "
+               "activations or buffers")
+        return ("Chunked prefill", False, why)
+    chunk = opts.prefill_chunk_tokens
+    tokens = wl.batch_sequences / s.dp / s.microbatches / s.dp_attn * wl.max_prompt_tokens
+    memory = (f"prefill activations {fmt.gb(act)} ({act / total_mem:.0%} of memory per GPU) and "
+              f"communication buffers {fmt.gb(buf)}")
+    if chunk < tokens:
+        why = (f"applied: the model prefills {chunk:,} tokens per attention rank per iteration "
+               f"(of {tokens:,.0f} in a micro-batch), so {memory} are sized by the chunk; the "
+               f"prefill time is that of the whole micro-batch")
+        return ("Chunked prefill", True, why)
+    why = (f"a micro-batch has {tokens:,.0f} tokens per attention rank, within the "
+           f"{chunk:,}-token chunk the model allows: {memory}, nothing to chunk")
+    return ("Chunked prefill", False, why)
 
 
 def _expert_balance(scenario: Scenario, s: Strategy) -> tuple[str, bool, str]:

@@ -50,7 +50,8 @@ SECTIONS = (SI.title, SV.provenance, SI.verdict_section, SI.hardware, SI.model,
 
 
 def _strategy(row: pd.Series) -> Strategy:
-    return Strategy(**{n: int(row[n]) for n in DEGREE_NAMES})
+    return Strategy(**{n: int(row[n]) for n in DEGREE_NAMES},
+                    two_batch_overlap=bool(row.get("tbo", 0)))
 
 
 
@@ -77,7 +78,7 @@ def build(scenario: Scenario, opts: E.Options | None = None, max_gpus: int | Non
                                            E.Estimate | None, str | None]:
     """Run everything the report needs: the plan (both readings), the recommendation's estimate
     and the current strategy's, if the scenario has one."""
-    opts = opts or E.Options()
+    opts = (opts or E.Options()).with_speculative(scenario.speculative)
     p = S.plan(scenario, opts, max_gpus, progress=progress)
     est = E.estimate(scenario, p.recommended, opts)
     declared = None
@@ -240,7 +241,7 @@ def strategies_table(p: S.Plan, serving: dict | None = None) -> pd.DataFrame:
     the layout meets the serving targets in the closed-form screen (empty when it never does or
     is not a serving candidate)."""
     t = p.table.copy()
-    keep = ["layout", *DEGREE_NAMES, "gpus", "valid", "rejected_because", "meets_all",
+    keep = ["layout", *DEGREE_NAMES, "tbo", "gpus", "valid", "rejected_because", "meets_all",
             "check_memory", "check_ttft", "check_tpot", "check_throughput", "ttft_s", "tpot_s",
             "tpot_max_s", "memory_per_gpu_bytes", "memory_utilization",
             "min_prefill_tokens_per_s_per_gpu", "min_decode_tokens_per_s_per_gpu",

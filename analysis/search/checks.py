@@ -62,6 +62,7 @@ def evaluate_all(scenario: Scenario, lay: Layouts, opts: Options) -> pd.DataFram
     per_s = [evaluate_layouts(scenario, lay, opts, s) for s in wl.prompt_lengths_tokens]
     worst = per_s[int(np.argmax(wl.prompt_lengths_tokens))]
     df = pd.DataFrame({n: getattr(lay, n) for n in DEGREE_NAMES})
+    df["tbo"] = lay.tbo
     df["gpus"] = lay.gpus
     for key, val in worst.items():
         if key not in ("gpus", "prompt_tokens"):

@@ -140,12 +140,14 @@ def _progress(done: int, total: int, start: float, label: str = "searching layou
 
 def run_search(scenario: Scenario, opts: Options | None = None, max_gpus: int | None = None,
                chunk: int = 20000, progress: bool = True,
-               redundant_choices: tuple[int, ...] = (0,)) -> pd.DataFrame:
-    """Every candidate layout as a row: degrees, ``valid`` and ``rejected_because``, metrics and
-    requirement checks (metrics are NaN-free: rejected layouts carry none)."""
+               redundant_choices: tuple[int, ...] = (0,),
+               tbo_choices: tuple[bool, ...] = (False, True)) -> pd.DataFrame:
+    """Every candidate layout as a row: degrees, ``tbo`` (two-batch overlap), ``valid`` and
+    ``rejected_because``, metrics and requirement checks (metrics are NaN-free: rejected layouts
+    carry none)."""
     opts = opts or Options()
     start = time.perf_counter()
-    lay = candidate_layouts(scenario, max_gpus, redundant_choices)
+    lay = candidate_layouts(scenario, max_gpus, redundant_choices, tbo_choices)
     ok = valid_mask(scenario.model, scenario.workload, lay)
     reasons = rejection_reasons(scenario.model, scenario.workload, lay.subset(~ok))
     good = lay.subset(ok)
@@ -158,13 +160,14 @@ def run_search(scenario: Scenario, opts: Options | None = None, max_gpus: int | 
     valid = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     valid["valid"] = True
     valid["rejected_because"] = ""
-    bad = pd.DataFrame({n: getattr(lay.subset(~ok), n) for n in DEGREE_NAMES})
+    bad = pd.DataFrame({n: getattr(lay.subset(~ok), n) for n in (*DEGREE_NAMES, "tbo")})
     bad["gpus"] = lay.subset(~ok).gpus
     bad["valid"] = False
     bad["rejected_because"] = ["; ".join(r) for r in reasons]
     table = pd.concat([valid, bad], ignore_index=True) if len(bad) else valid
     cols = [table[n].tolist() for n in DEGREE_NAMES]
-    table.insert(0, "layout", [layout_label(*vals) for vals in zip(*cols, strict=True)])
+    table.insert(0, "layout", [layout_label(*vals, tbo=bool(t)) for *vals, t in
+                               zip(*cols, table["tbo"].tolist(), strict=True)])
     return table
 
 
@@ -241,7 +244,8 @@ def _objectives(v: pd.DataFrame, kcol: str, feasible: bool) -> dict[str, dict]:
 
 def plan(scenario: Scenario, opts: Options | None = None, max_gpus: int | None = None,
          top_n: int = 10, progress: bool = True,
-         redundant_choices: tuple[int, ...] = (0,)) -> Plan:
+         redundant_choices: tuple[int, ...] = (0,),
+         tbo_choices: tuple[bool, ...] = (False, True)) -> Plan:
     """Search every layout and choose one.
 
     Recommended: the fewest GPUs meeting every requirement, ties broken by throughput per GPU
@@ -251,7 +255,7 @@ def plan(scenario: Scenario, opts: Options | None = None, max_gpus: int | None =
     opts = opts or Options()
     start = time.perf_counter()
     table = run_search(scenario, opts, max_gpus, progress=progress,
-                       redundant_choices=redundant_choices)
+                       redundant_choices=redundant_choices, tbo_choices=tbo_choices)
     kind, why = throughput_reading(scenario)
     kcol = f"min_{THROUGHPUT_COLUMNS[kind]}"
     v = table[table["valid"]].copy()
@@ -260,12 +264,13 @@ def plan(scenario: Scenario, opts: Options | None = None, max_gpus: int | None =
     feasible = bool(v["meets_all"].any())
     ranked, label = _rank(scenario, v, kcol, feasible)
     best = ranked.iloc[0]
-    rec = Strategy(**{n: int(best[n]) for n in DEGREE_NAMES})
+    rec = Strategy(**{n: int(best[n]) for n in DEGREE_NAMES},
+                   two_batch_overlap=bool(best["tbo"]))
     checks = checks_for(scenario, best)
 
     alts = ranked.iloc[1:top_n + 1].copy()
     alts["why_not_chosen"] = [_why_lost(row, best, kcol) for _, row in alts.iterrows()]
-    alt_cols = ["layout", *DEGREE_NAMES, "gpus", "ttft_s", "tpot_s", kcol,
+    alt_cols = ["layout", *DEGREE_NAMES, "tbo", "gpus", "ttft_s", "tpot_s", kcol,
                 "memory_per_gpu_bytes", "meets_all", "why_not_chosen"]
     alternatives = alts[alt_cols].reset_index(drop=True)
 

@@ -7,7 +7,9 @@ to L (uneven stages allowed, as engines allow them); ``dp`` and the prefill micr
 prefill micro-batch (they need not divide evenly: the busiest rank sets the step; more ranks than
 sequences would only add idle GPUs, so the search does not propose them, though the layout rules
 accept them); ``redundant_experts`` in the given choices (``plan(..., redundant_choices=(0, 32))``,
-CLI ``--redundant-experts 0,32``; default 0).
+CLI ``--redundant-experts 0,32``; default 0); two-batch overlap (``tbo``) on and off for every
+layout with expert parallelism (``ep > 1``, where there is an all-to-all to hide;
+``tbo_choices=(False,)`` or CLI ``--no-search-tbo`` searches without it).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ POW2 = tuple(2 ** i for i in range(11))  # 1 .. 1024
 
 
 def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
-                      redundant_choices: tuple[int, ...] = (0,)) -> Layouts:
+                      redundant_choices: tuple[int, ...] = (0,),
+                      tbo_choices: tuple[bool, ...] = (False, True)) -> Layouts:
     """Every layout of the declared space up to the GPU budget (``scenario.fixed_gpus`` if set).
 
     Degrees are generated only where they can divide what they split: ``tp`` (a power of two)
@@ -64,7 +67,7 @@ def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
                         if per_replica % mb == 0 and per_replica // mb >= dp_attn:
                             rows.append((tp, dp_attn, etp, g // etp, pp, dp, mb, r))
     arr = np.array(rows, dtype=np.int64).reshape(-1, len(DEGREE_NAMES))
-    lay = Layouts(*[arr[:, i] for i in range(len(DEGREE_NAMES))])
+    lay = with_tbo(Layouts(*[arr[:, i] for i in range(len(DEGREE_NAMES))]), tbo_choices)
     if scenario.fixed_gpus:
         lay = lay.subset(lay.gpus == scenario.fixed_gpus)
     if len(lay) == 0:
@@ -76,3 +79,16 @@ def candidate_layouts(scenario: Scenario, max_gpus: int | None = None,
                              "divisor of the layer count, no larger than the budget")
         raise InputError("max_gpus", cap, "no layout fits in this budget", "a budget >= 1")
     return lay
+
+
+def with_tbo(lay: Layouts, tbo_choices: tuple[bool, ...]) -> Layouts:
+    """Each layout once per two-batch-overlap choice; the ``tbo`` copies only where ``ep > 1``
+    (two-batch overlap hides the expert all-to-all; without one there is nothing to hide and
+    only its costs would remain). Layouts without tbo come first, in their search order."""
+    parts = []
+    for t in dict.fromkeys(bool(x) for x in tbo_choices):
+        part = lay.subset(lay.ep > 1) if t else lay.subset(np.ones(len(lay), dtype=bool))
+        part.tbo = np.full(len(part), int(t), dtype=np.int64)
+        parts.append(part)
+    return Layouts(**{n: np.concatenate([getattr(p, n) for p in parts])
+                      for n in (*DEGREE_NAMES, "tbo")})

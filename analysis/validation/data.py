@@ -104,11 +104,14 @@ def mapped_rows() -> pd.DataFrame:
 
 
 def _options(text: str, mode: str) -> E.Options:
-    """``"imbalance=balanced;overlap=1;dispatch_bytes=1;combine_bytes=2"`` -> Options."""
+    """``"imbalance=balanced;overlap=1;dispatch_bytes=1;combine_bytes=2"`` -> Options
+    (``tbo=1``: two-batch overlap; ``node_dedup=1``: per-node deduplicated dispatch)."""
     kw: dict[str, Any] = {"mode": mode}
+    flag = lambda v: bool(int(v))  # noqa: E731
     names = {"imbalance": ("imbalance", str), "overlap": ("overlap_fraction", float),
              "dispatch_bytes": ("dispatch_bytes_per_element", float),
-             "combine_bytes": ("combine_bytes_per_element", float)}
+             "combine_bytes": ("combine_bytes_per_element", float),
+             "tbo": ("two_batch_overlap", flag), "node_dedup": ("node_dedup", flag)}
     for part in filter(None, (text or "").split(";")):
         key, _, value = part.partition("=")
         if key not in names:

@@ -21,11 +21,13 @@ from analysis.inputs.read.presets import PRESETS_DIR, find_preset, read_preset, 
 from analysis.inputs.read.values import (
     as_integer,
     as_mapping,
+    as_number,
     as_string,
     as_string_list,
     build_checked,
     unknown_key_error,
 )
+from analysis.inputs.speculative import Speculative
 from analysis.inputs.types import Hardware, Model, Scenario
 
 
@@ -104,7 +106,7 @@ def _hf_name(path: Path) -> str:
 
 SCENARIO_KEYS = ("name", "hardware", "model", "workload", "requirements", "current_strategy",
                  "max_gpus", "fixed_gpus", "source", "notes", "assumptions", "description",
-                 "serving")
+                 "serving", "speculative")
 
 
 def size_warnings(model: Model) -> list[str]:
@@ -154,6 +156,8 @@ def scenario_from_dict(d: Mapping[str, Any], where: str | None = None,
 
         extra["serving"], a = serving_from_dict(d["serving"], workload, _sub(where, "serving"))
         assumptions += a
+    if d.get("speculative") is not None:
+        extra["speculative"] = speculative_from_dict(d["speculative"], _sub(where, "speculative"))
     name = as_string(d.get("name") or (Path(where).stem if where else "scenario"),
                    "scenario.name", where)
     return build_checked(Scenario, where, name=name, hardware=hw, model=model, workload=workload,
@@ -162,6 +166,25 @@ def scenario_from_dict(d: Mapping[str, Any], where: str | None = None,
                   warnings=tuple(size_warnings(model)),
                   source=as_string(d.get("source") or (where or ""), "scenario.source", where),
                   **extra)
+
+
+SPECULATIVE_KEYS = ("draft_tokens", "acceptance_rate", "draft_cost_fraction")
+
+
+def speculative_from_dict(d: Any, where: str | None) -> Speculative:
+    """``speculative: {draft_tokens: 1, acceptance_rate: 0.85, draft_cost_fraction: 0.05}``
+    (draft_cost_fraction left out: an MTP module of one layer)."""
+    d = as_mapping(d, "speculative", where)
+    for key in d:
+        if key not in SPECULATIVE_KEYS:
+            raise unknown_key_error("speculative", key, list(SPECULATIVE_KEYS), where)
+    kw: dict[str, Any] = {}
+    if d.get("draft_tokens") is not None:
+        kw["draft_tokens"] = as_integer(d["draft_tokens"], "speculative.draft_tokens", where)
+    for key in ("acceptance_rate", "draft_cost_fraction"):
+        if d.get(key) is not None:
+            kw[key] = as_number(d[key], f"speculative.{key}", where, fraction=True)
+    return build_checked(Speculative, where, **kw)
 
 
 def _sub(where: str | None, part: str) -> str:

@@ -12,6 +12,7 @@ from analysis.inputs.read.values import (
     DEFAULTS,
     META_KEYS,
     Default,
+    as_boolean,
     as_integer,
     as_mapping,
     as_number,
@@ -384,9 +385,12 @@ def strategy_from_value(value: object, where: str | None = None) -> Strategy:
             names = [f.name for f in fields(Strategy)]
             degrees = {}
             for key, x in value.items():
+                key = "two_batch_overlap" if key == "tbo" else key
                 if key not in names:
                     raise unknown_key_error("strategy", key, names, where)
-                degrees[key] = as_integer(x, f"strategy.{key}", where)
+                degrees[key] = (int(as_boolean(x, f"strategy.{key}", where))
+                                if key == "two_batch_overlap"
+                                else as_integer(x, f"strategy.{key}", where))
             return Strategy.complete(**degrees)
     except InputError as e:
         raise InputError(e.field, e.value, e.why, e.valid, e.where or where) from None
