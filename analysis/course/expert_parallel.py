@@ -1,10 +1,7 @@
 """Chapter 06, expert parallelism: dispatch destinations, all-to-all bytes and time against ep,
 the busiest rank's load under random routing, the experts a batch touches, and their figures.
-Notation as in ``notebooks/NOTATION.md``: B batch (sequences), S prompt length, C context,
-D hidden size, F expert FFN width, E routed experts, k top-k, L layers, H / H_kv heads,
-d_h head dim, V vocabulary; degrees tp, dp_attn, etp, ep, pp, dp; G = tp * dp_attn; N the ranks
-of a collective; T tokens; P parameters of one weight matrix set; w bytes per weight, a bytes per
-activation element. Units: SI (seconds, bytes, FLOP) in every column whose name carries the unit.
+Notation and units: ``notebooks/NOTATION.md`` (SI units in every column whose name carries
+the unit).
 """
 
 from __future__ import annotations

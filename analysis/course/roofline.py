@@ -4,11 +4,8 @@ tokens in flight, the batch at which decode turns compute-bound, and its figure.
 Nothing here is a second model: per-op times come from :func:`analysis.estimate.stage_ops`, the
 same code the planner runs.
 
-Notation as in ``notebooks/NOTATION.md``: B batch (sequences), S prompt length, C context,
-D hidden size, F expert FFN width, E routed experts, k top-k, L layers, H / H_kv heads,
-d_h head dim, V vocabulary; degrees tp, dp_attn, etp, ep, pp, dp; G = tp * dp_attn; N the ranks
-of a collective; T tokens; P parameters of one weight matrix set; w bytes per weight, a bytes per
-activation element. Units: SI (seconds, bytes, FLOP) in every column whose name carries the unit.
+Notation and units: ``notebooks/NOTATION.md`` (SI units in every column whose name carries
+the unit).
 """
 
 from __future__ import annotations
