@@ -28,12 +28,14 @@ SEEDS: list[tuple[Path, str]] = (
     + [(p, "yaml") for p in sorted((Path(__file__).parent / "seeds").glob("*.yaml"))]
     + [(p, "config") for p in sorted((ROOT / "analysis/inputs/presets/hf_configs").glob("*.json"))]
     + [(ROOT / "examples/cards/seed-plan.md", "plan")]
+    + [(p, "run") for p in sorted((ROOT / "examples/runs").glob("*.yaml"))]
 )
 
 #: Cheap argument lists per verb; ``{f}`` is the input file.
 VERBS: dict[str, list[str]] = {
     "anatomy": ["anatomy", "{f}", "--json", "--prompt-tokens", "512"],
     "check": ["check", "{f}", "--json"],
+    "simulate": ["simulate", "{f}", "--json"],
     "evaluate": ["evaluate", "{f}", "--strategy", "tp=2", "--json"],
     "plan": ["plan", "{f}", "--max-gpus", "8", "--top", "2", "--json"],
     "serve": ["serve", "{f}", "--strategy", "tp=1", "--isl", "256", "--osl", "32", "--json"],
@@ -46,6 +48,7 @@ VERBS_BY_KIND = {
     "yaml": ["anatomy", "check", "evaluate", "plan", "serve", "sensitivity"],
     "config": ["anatomy", "check", "evaluate", "plan", "serve"],   # via a wrapping scenario
     "plan": ["audit"],
+    "run": ["simulate"],
 }
 
 #: What a number becomes under the "number" mutation.
