@@ -9,6 +9,7 @@ deterministic: the same inputs give byte-identical text. The sections themselves
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -107,7 +108,8 @@ def render(scenario: Scenario, p: S.Plan, est: E.Estimate, declared: S.Plan | No
 
 def write_report(scenario: Scenario, out_dir: str | os.PathLike, opts: E.Options | None = None,
                  max_gpus: int | None = None) -> Report:
-    """Plan, estimate, draw and write ``report.md`` and ``strategies.csv`` into ``out_dir``.
+    """Plan, estimate, draw and write ``report.md`` and ``strategies.csv`` into ``out_dir``, with
+    ``strategies.csv.sha256`` (its digest, in ``sha256sum`` format) beside it.
 
     Files are written to temporary names and renamed at the end, so a failure never leaves a
     half-written report that looks complete.
@@ -135,7 +137,10 @@ def write_report(scenario: Scenario, out_dir: str | os.PathLike, opts: E.Options
     tmp_html.write_text(H.report_html(text, out, f"MoE deployment plan: {scenario.name}",
                                       verdict(rep), p.feasible, key_numbers(rep), stamp),
                         encoding="utf-8")
+    tmp_sum = out / "strategies.csv.sha256.tmp"
+    tmp_sum.write_text(f"{sha256_hex(tmp_csv)}  strategies.csv\n", encoding="utf-8")
     tmp_csv.replace(out / "strategies.csv")
+    tmp_sum.replace(out / "strategies.csv.sha256")
     tmp_html.replace(out / "report.html")
     tmp_md.replace(out / "report.md")
     return rep
@@ -252,3 +257,9 @@ def strategies_table(p: S.Plan, serving: dict | None = None) -> pd.DataFrame:
         t = t.assign(serving_concurrency_per_replica=t["layout"].map(conc).astype("Int64"))
     return t.sort_values(["valid", "gpus", "layout"], ascending=[False, True, True],
                          kind="mergesort").reset_index(drop=True)
+
+
+def sha256_hex(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, as hex: the seed's table of every layout (about 3 MB) is not
+    committed, its digest is, so a test can tell the regenerated table is byte-identical."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
