@@ -282,12 +282,24 @@ def attention_core_flops_per_pair(model: Model, absorbed: bool = False) -> float
     return 2 * a.num_heads * (a.qk_head_dim + a.v_dim)
 
 
-def attention_pairs_prefill(model: Model, seq_tokens: float) -> float:
-    """Causal (query, key) pairs over all layers for one prompt of S tokens."""
+def attention_pairs_prefill(model: Model, seq_tokens: float, prefix_tokens: float = 0.0
+                            ) -> float:
+    """Causal (query, key) pairs over all layers for one prompt of S new tokens after P cached
+    ones (a prefix-cache hit, or the earlier chunks of a chunked prefill).
+
+    The S queries sit at positions ``P .. P+S-1`` and see every earlier key (or the last W), so
+    the pairs are ``C(P + S) - C(P)`` with ``C`` = :func:`causal_attention_pairs`: for a full
+    layer ``S*P + S(S+1)/2``; with no prefix, ``C(S)``. Same differencing as the simulator's
+    chunk cost (``analysis.simulate.cost``).
+    """
     a = model.attention
     full = model.num_layers - a.sliding_layers
-    return (full * causal_attention_pairs(seq_tokens)
-            + a.sliding_layers * causal_attention_pairs(seq_tokens, a.sliding_window_tokens))
+
+    def pairs(window: float) -> float:
+        return (causal_attention_pairs(prefix_tokens + seq_tokens, window)
+                - causal_attention_pairs(prefix_tokens, window))
+
+    return full * pairs(0) + a.sliding_layers * pairs(a.sliding_window_tokens)
 
 
 def prefill_flops_by_op(model: Model, prompt_tokens: int) -> dict[str, float]:

@@ -100,6 +100,32 @@ def test_prefill_attention_is_causal():
     assert ops["attention_core"].flops[0] == pytest.approx(2 * 500_500 * 4096)
 
 
+def test_prefill_after_a_cached_prefix_attends_to_it_by_hand():
+    # 1000 new tokens after 3000 cached: each query sees the prefix and the causal part,
+    # 1000 x 3000 + 1000 x 1001 / 2 = 3,500,500 pairs per layer; 4096 FLOPs a pair; 2 layers.
+    # The prefix's K and V (2 x 8 heads x 128 x 2 B = 4096 B a token a layer) are read once.
+    ops = {p: E.stage_ops(TOY_CHIP, TOY_MOE, lay("tp=1"), BALANCED, seqs_per_group=1,
+                          query_tokens_per_seq=1000, phase="prefill", context_tokens=p)
+           for p in (0, 3000)}
+    assert ops[3000]["attention_core"].flops[0] == pytest.approx(2 * 3_500_500 * 4096)
+    extra = ops[3000]["attention_core"].hbm_bytes[0] - ops[0]["attention_core"].hbm_bytes[0]
+    assert extra == pytest.approx(2 * 3000 * 4096)
+    # only attention sees the prefix: every other op costs what the 1000 new tokens cost
+    for name in ("attention_proj", "routed_experts", "head"):
+        assert ops[3000][name].flops[0] == ops[0][name].flops[0]
+
+
+def test_prefix_pairs_under_a_sliding_window_by_hand():
+    # window W = 2, S = 3 new tokens after P = 2 cached: queries at positions 2, 3, 4 each see
+    # 2 keys, 6 pairs; full layers: 3 x 2 + 3 x 4 / 2 = 12 pairs. One layer of each kind.
+    m = Model("toy-swa", 2, 1024, Attention("gqa", 8, 8, 128, sliding_window_tokens=2,
+                                            sliding_layers=1), vocab_size=1000,
+              num_dense_layers=2, dense_intermediate_size=1024, ffn_gated=False)
+    assert A.attention_pairs_prefill(m, 3, 2) == 6 + 12
+    # no prefix: positions 0, 1, 2 see 1, 2, 2 keys under the window (5) and 1, 2, 3 (6)
+    assert A.attention_pairs_prefill(m, 3) == 5 + 6
+
+
 def test_tp_all_reduce_by_hand():
     # tp=4 inside a 4-GPU node: each layer all-reduces 4 tokens x 1024 x 2 B = 8192 B twice.
     # Latency: ring 2 * 3 alpha = 6 us, tree 2 * log2(4) alpha = 4 us: the tree wins

@@ -108,7 +108,7 @@ def busiest_rank_load(mean_tokens, ep, model: Model, redundant, opts: Options):
 class OpContext:
     """One stage step of N layouts: ``seqs_per_group`` sequences through a stage's G GPUs, each
     with ``query_tokens`` new tokens (S in prefill, 1 in decode) attending to ``context_tokens``
-    cached ones (decode)."""
+    cached ones (decode; in prefill a cached prefix, 0 by default)."""
 
     hw: Hardware
     model: Model

@@ -39,11 +39,13 @@ from analysis.inputs.types import Hardware, Model, Scenario, Strategy
 
 
 def prefill_chunk_ops(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
-                      seqs_per_group, prompt_tokens) -> dict[str, OpCost]:
-    """The ops of one prefill stage step: ``seqs_per_group`` prompts of ``prompt_tokens``
-    through a stage's G GPUs."""
+                      seqs_per_group, prompt_tokens, cached_prefix_tokens: float = 0.0
+                      ) -> dict[str, OpCost]:
+    """The ops of one prefill stage step: ``seqs_per_group`` prompts of ``prompt_tokens`` new
+    tokens (after ``cached_prefix_tokens`` already in the KV cache) through a stage's G GPUs."""
     return stage_ops(hw, model, lay, opts, seqs_per_group=seqs_per_group,
-                     query_tokens_per_seq=prompt_tokens, phase="prefill")
+                     query_tokens_per_seq=prompt_tokens, phase="prefill",
+                     context_tokens=cached_prefix_tokens)
 
 
 def decode_step_time_s(hw: Hardware, model: Model, lay: Layouts, opts: Options, *,
@@ -82,14 +84,16 @@ def speculative_terms(model: Model, opts: Options) -> tuple[int, float, float]:
     return d + 1, frac, float(f.expected_tokens_per_step(opts.acceptance_rate, d))
 
 
-def prefill(hw, model, workload, lay, opts, prompt_tokens) -> tuple[np.ndarray, dict[str, OpCost]]:
+def prefill(hw, model, workload, lay, opts, prompt_tokens, cached_prefix_tokens: float = 0.0
+            ) -> tuple[np.ndarray, dict[str, OpCost]]:
     """TTFT of the batch at one prompt length: ``(m + pp - 1) * stage time`` of a micro-batch,
-    and the stage's ops."""
+    and the stage's ops. ``prompt_tokens`` are computed; ``cached_prefix_tokens`` more before
+    them are already cached (prefix-cache hits): attended to, not recomputed."""
     b_rep = workload.batch_sequences / lay.dp
     seqs = lockstep_group_sequences(b_rep / lay.microbatches, lay.dp_attn)
     k = overlap_batches(lay, opts, seqs, prompt_tokens)
     ops = prefill_chunk_ops(hw, model, lay, opts, seqs_per_group=seqs / k,
-                            prompt_tokens=prompt_tokens)
+                            prompt_tokens=prompt_tokens, cached_prefix_tokens=cached_prefix_tokens)
     return f.pipeline_steps(lay.pp, lay.microbatches) * stage_time_s(ops, opts, k), ops
 
 

@@ -56,9 +56,13 @@ def _core(c: OpContext) -> OpCost:
     kv_tok_layer = kv_cache_bytes_per_token_per_layer_per_gpu(m, c.tp)
     width = c.width
     if c.phase == "prefill":
-        pairs_per_layer = A.attention_pairs_prefill(m, c.query_tokens) / m.num_layers
+        # S new tokens after context_tokens cached ones: their pairs, and the cached KV read once
+        pairs_per_layer = A.attention_pairs_prefill(m, c.query_tokens,
+                                                    c.context_tokens) / m.num_layers
         core_flops = c.seqs_a * pairs_per_layer * A.attention_core_flops_per_pair(m) / c.tp
-        core_bytes = c.tok_a * (width / c.tp * act + kv_tok_layer)
+        prefix_kv = c.seqs_a * A.cached_tokens_per_layer(m, c.context_tokens) * kv_tok_layer \
+            if c.context_tokens else 0.0
+        core_bytes = c.tok_a * (width / c.tp * act + kv_tok_layer) + prefix_kv
     else:
         cached = A.cached_tokens_per_layer(m, c.context_tokens)
         # every new token (d + 1 per sequence when verifying drafts) attends to the cache
