@@ -208,6 +208,18 @@ def _interp(xs: list[float], ys: list[float], x: float) -> float:
     return ys[i] + (ys[i + 1] - ys[i]) * (x - x0) / (x1 - x0)
 
 
+def _interp_pair(xs: list[float], ys: list[float], zs: list[float], x: float
+                 ) -> tuple[float, float]:
+    """:func:`_interp` of two tables on the same grid at one point (one bisection)."""
+    i = bisect_right(xs, x) - 1
+    if i < 0:
+        return ys[0], zs[0]
+    if i >= len(xs) - 1:
+        i = len(xs) - 2
+    w = (x - xs[i]) / (xs[i + 1] - xs[i])
+    return ys[i] + (ys[i + 1] - ys[i]) * w, zs[i] + (zs[i + 1] - zs[i]) * w
+
+
 def token_grid(max_tokens: int, points: int = 160) -> np.ndarray:
     """0, 1, ..., 32 and then geometric steps to ``max_tokens``: integer grid points."""
     lo = np.arange(0, min(32, max_tokens) + 1)
@@ -274,9 +286,10 @@ class CostTables:
     def prefill_attention(self, start: float, end: float) -> tuple[float, float]:
         """(compute s, memory s) of the attention core of a prompt chunk of positions
         ``[start, end)``: ``C(end) - C(start)``."""
-        c = self.context
-        return (_interp(c, self.prefill_compute_s, end) - _interp(c, self.prefill_compute_s, start),
-                _interp(c, self.prefill_memory_s, end) - _interp(c, self.prefill_memory_s, start))
+        c, pc, pm = self.context, self.prefill_compute_s, self.prefill_memory_s
+        c1, m1 = _interp_pair(c, pc, pm, end)
+        c0, m0 = _interp_pair(c, pc, pm, start)
+        return c1 - c0, m1 - m0
 
     def iteration_s(self, busiest_tokens: float, attention_and_head_s: float) -> float:
         """One iteration: ``pp * (token-linear ops + busiest rank's attention and head)``."""

@@ -380,11 +380,15 @@ class _Replica:
             self.prompts_advanced(r, chunks)
 
     def prompts_advanced(self, r: int, chunks: list) -> None:
-        """A prompt whose last chunk ran emits its first token now and starts decoding."""
+        """A prompt whose last chunk ran emits its first token now and starts decoding.
+        Chunks are taken FCFS and only the last can be partial, so the finished prompts are
+        the first ones of the rank's list."""
         now = self.now
+        done = 0
         for item, take in chunks:
             item[1] += take
             if item[1] >= item[2]:
+                done += 1
                 rid = item[0]
                 self.first[rid] = now
                 if self.osl[rid] <= 1:
@@ -393,7 +397,8 @@ class _Replica:
                     self.n_dec[r] += 1
                     self.ctx_base[r] += self.isl[rid] - self.dstep[r]
                     heapq.heappush(self.heaps[r], (self.dstep[r] + self.osl[rid] - 1, rid))
-        self.prefilling[r] = [it for it in self.prefilling[r] if it[1] < it[2]]
+        if done:
+            del self.prefilling[r][:done]
 
     def trace(self) -> Trace:
         itl = self.itl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,9 +19,21 @@ PRESET_KINDS = ("gpus", "models", "scenarios")
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file; ParseError with the 1-based line on malformed YAML."""
+    """Parse a YAML file; ParseError with the 1-based line on malformed YAML. Text parsed
+    before (the same file, byte for byte) is not parsed again; the caller gets its own copy."""
     p = Path(path)
-    return parse_yaml_text(read_text_file(p, "YAML file"), str(p))
+    text = read_text_file(p, "YAML file")
+    key = (str(p), text)
+    if key not in _PARSED:
+        data = parse_yaml_text(text, str(p))
+        if len(_PARSED) >= 256:
+            _PARSED.clear()
+        _PARSED[key] = data
+    return copy.deepcopy(_PARSED[key])
+
+
+#: read_yaml's parsed files by (path, text): presets are read again for every run
+_PARSED: dict[tuple[str, str], Any] = {}
 
 
 def parse_yaml_text(text: str, path: str) -> Any:
