@@ -14,6 +14,7 @@ from dataclasses import replace
 import pandas as pd
 
 from analysis.inputs.types import Calibration, Hardware
+from analysis.validation.cache import cached_table
 from analysis.validation.cases import all_cases
 from analysis.validation.data import ALL_METRIC_KINDS, MODES
 from analysis.validation.fit import (
@@ -86,11 +87,20 @@ def validation_table(mode: str = "calibrated",
                      overheads: Mapping[str, Mapping[str, float]] | None = None,
                      cases: list[dict] | None = None) -> pd.DataFrame:
     """Every case predicted in ``mode``. ``calibrations`` (GPU -> curves) and ``overheads``
-    (GPU -> engine -> seconds per iteration) replace the presets' and the stored fit's."""
+    (GPU -> engine -> seconds per iteration) replace the presets' and the stored fit's. The
+    default table (all three None) comes from :mod:`.cache` when the inputs are unchanged."""
+    if calibrations is None and overheads is None and cases is None:
+        return cached_table(mode, lambda: _predict_all(mode, None, load_overheads(),
+                                                       all_cases()))
     ov = load_overheads() if overheads is None else overheads
+    return _predict_all(mode, calibrations, ov, all_cases() if cases is None else cases)
+
+
+def _predict_all(mode: str, calibrations: Mapping[str, Calibration] | None,
+                 ov: Mapping[str, Mapping[str, float]], cases: list[dict]) -> pd.DataFrame:
     rows = []
     runs: dict[tuple, dict] = {}     # a serving row's metrics share one run: simulate it once
-    for c in (all_cases() if cases is None else cases):
+    for c in cases:
         hw = case_hardware(c["gpu"], calibrations)
         t_o = overhead_for(c["gpu"], c["engine"], mode, ov)
         if c["path"] == "simulate":
