@@ -124,7 +124,7 @@ def plot_tbo_timeline(ops: pd.DataFrame) -> Figure:
     seg, s = tbo_segments(ops), tbo_summary(ops)
     names = list(dict.fromkeys(seg["op"]))
     colour = {op: PALETTE[i % len(PALETTE)] for i, op in enumerate(names)}
-    fig, axes = panels(1, width_each=9.0, height=4.4)
+    fig, axes = panels(1, width_each=9.0, height=4.8)
     ax = axes[0]
     rows = [("no overlap", "compute"), ("no overlap", "communication"),
             ("two-batch overlap", "compute"), ("two-batch overlap", "communication")]
@@ -146,11 +146,11 @@ def plot_tbo_timeline(ops: pd.DataFrame) -> Figure:
     handles = [Patch(facecolor=colour[o], label=o) for o in names]
     handles.append(Patch(facecolor="white", edgecolor="grey", hatch="//", label="micro-batch B"))
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
-    ax.set_title(f"{ops.attrs.get('model', '')} on {ops.attrs.get('layout', '')}, one MoE layer "
-                 f"of a decode step: two-batch overlap hides {s['hidden_comm_s'] * 1e3:.3f} of "
-                 f"{s['comm_s'] * 1e3:.3f} ms of communication\nand costs "
-                 f"{s['extra_gpu_s'] * 1e3:+.3f} ms of GPU time (half-size GEMMs; each micro-batch "
-                 f"reads the weights: GPU ops read {s['gpu_bytes_off'] / 1e6:,.0f} -> "
+    ax.set_title(f"{ops.attrs.get('model', '')} on {ops.attrs.get('layout', '')}: one MoE layer "
+                 f"of a decode step\ntwo-batch overlap hides {s['hidden_comm_s'] * 1e3:.3f} of "
+                 f"{s['comm_s'] * 1e3:.3f} ms of communication and costs "
+                 f"{s['extra_gpu_s'] * 1e3:+.3f} ms of GPU time\n(half-size GEMMs; each "
+                 f"micro-batch reads the weights: GPU ops read {s['gpu_bytes_off'] / 1e6:,.0f} -> "
                  f"{s['gpu_bytes_on'] / 1e6:,.0f} MB per layer)", fontsize=9)
     return fig
 
