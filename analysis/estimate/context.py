@@ -17,7 +17,10 @@ from analysis.estimate import formulas as f
 from analysis.estimate.efficiency import OpCost, Rates, rates_for
 from analysis.estimate.layouts import Layouts, stage_layers
 from analysis.estimate.options import Options
-from analysis.estimate.skew import zipf_busiest_rank_load
+from analysis.estimate.skew import (
+    zipf_busiest_rank_experts_touched,
+    zipf_busiest_rank_load,
+)
 from analysis.inputs.types import Hardware, Model, bytes_per_element
 
 
@@ -71,16 +74,31 @@ def ep_precisions_assumption(model: Model, opts: Options) -> str:
             "BF16 combine for an FP8 model, as DeepEP)")
 
 
-def _zipf_busiest(mean, ep, num_experts: int, redundant, skew: float) -> np.ndarray:
-    """:func:`~analysis.estimate.skew.zipf_busiest_rank_load` for arrays of layouts (one
-    placement per distinct (ep, R))."""
-    mean, ep, red = np.broadcast_arrays(np.asarray(mean, dtype=float), np.asarray(ep),
-                                        np.asarray(redundant))
-    out = np.array(mean, dtype=float, copy=True)
+def _per_placement(fn, values, ep, redundant) -> np.ndarray:
+    """``fn(values[mask], ep, R)`` for each distinct (ep, R) of an array of layouts (one
+    placement of the expert instances per pair), broadcast back to ``values``' shape."""
+    values, ep, red = np.broadcast_arrays(np.asarray(values, dtype=float), np.asarray(ep),
+                                          np.asarray(redundant))
+    out = np.array(values, dtype=float, copy=True)
     for e, r in set(zip(ep.ravel().tolist(), red.ravel().tolist(), strict=True)):
         mask = (ep == e) & (red == r)
-        out[mask] = zipf_busiest_rank_load(mean[mask], int(e), num_experts, int(r), skew)
+        out[mask] = fn(values[mask], int(e), int(r))
     return out
+
+
+def _zipf_busiest(mean, ep, num_experts: int, redundant, skew: float) -> np.ndarray:
+    """:func:`~analysis.estimate.skew.zipf_busiest_rank_load` for arrays of layouts."""
+    return _per_placement(lambda m, e, r: zipf_busiest_rank_load(m, e, num_experts, r, skew),
+                          mean, ep, redundant)
+
+
+def zipf_busiest_experts_touched(tokens, ep, model: Model, redundant, skew: float
+                                 ) -> np.ndarray:
+    """:func:`~analysis.estimate.skew.zipf_busiest_rank_experts_touched` for arrays of
+    layouts: expert instances the busiest EP rank reads when ``tokens`` route under Zipf
+    popularity with exponent ``skew``."""
+    return _per_placement(lambda t, e, r: zipf_busiest_rank_experts_touched(
+        t, e, model.num_experts, model.top_k, r, skew), tokens, ep, redundant)
 
 
 def busiest_rank_load(mean_tokens, ep, model: Model, redundant, opts: Options):

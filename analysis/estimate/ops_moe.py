@@ -8,7 +8,7 @@ import numpy as np
 
 from analysis import anatomy as A
 from analysis.estimate import formulas as f
-from analysis.estimate.context import Op, OpContext
+from analysis.estimate.context import Op, OpContext, zipf_busiest_experts_touched
 from analysis.estimate.efficiency import OpCost, expert_peak_flops_per_s
 
 
@@ -30,12 +30,18 @@ def _router(c: OpContext) -> OpCost:
 
 def _experts_read(c: OpContext, experts_on_rank, touched_mean):
     """Experts whose weights the step's pacing rank reads: the mean rank's expected distinct
-    touched experts with perfectly balanced experts, else the busiest rank's
-    (:func:`analysis.estimate.formulas.busiest_rank_experts_touched`): at small batches the
-    busiest GPU reads whole experts while the mean GPU reads a fraction of one."""
+    touched experts with perfectly balanced experts; under Zipf-skewed popularity the busiest
+    rank's expert instances touched under that popularity, hot experts replicated
+    (:func:`analysis.estimate.context.zipf_busiest_experts_touched`); else the busiest rank's
+    under uniform routing (:func:`analysis.estimate.formulas.busiest_rank_experts_touched`): at
+    small batches the busiest GPU reads whole experts while the mean GPU reads a fraction of
+    one."""
     if c.opts.imbalance == "balanced":
         return touched_mean
     m = c.model
+    if c.opts.imbalance == "zipf":
+        return zipf_busiest_experts_touched(c.tok_group, c.lay.ep, m, c.lay.redundant_experts,
+                                            c.opts.skew)
     return f.busiest_rank_experts_touched(experts_on_rank, m.num_experts, m.top_k, c.tok_group,
                                           c.lay.ep)
 
