@@ -44,7 +44,8 @@ def _wrong_text(res: AuditResult, wrong: int, checkable: int) -> str:
     if checkable == 0:
         return "none of its claims could be checked"
     if wrong == 0:
-        return f"all {checkable} checkable claims are confirmed within tolerance"
+        return ("its one checkable claim is confirmed within tolerance" if checkable == 1
+                else f"all {checkable} checkable claims are confirmed within tolerance")
     if checkable == 1:
         return "its one checkable claim is wrong: " + _ranked(res)
     return f"{wrong} of its {checkable} checkable claims are wrong: " + _ranked(res)
