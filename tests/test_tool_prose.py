@@ -87,3 +87,31 @@ def test_reading_of_an_expert_parallel_result_has_no_single_gpu_sentences():
     text = SE.reading_markdown(_analysis("tp2-ep4", 8))
     assert "tp2-ep4 on 8 GPUs" in text
     assert "single GPU" not in text and "measures the option" not in text
+
+
+def _case(mode, split, kind, metric, error, concurrency=None):
+    return {"mode": mode, "split": split, "workload_kind": kind, "metric_kind": metric,
+            "error": error, "concurrency": concurrency}
+
+
+def test_validation_takeaway_reads_medians_of_the_held_out_split():
+    from analysis.validation.run import takeaway_markdown
+    from analysis.validation.takeaway import pct
+
+    cal = pd.DataFrame([
+        _case("calibrated", "held_out", "static", "TTFT", 0.10),
+        _case("calibrated", "held_out", "static", "TTFT", -0.30),       # median |e| = 0.20
+        _case("calibrated", "held_out", "static", "e2e", 0.20, 1),
+        _case("calibrated", "held_out", "static", "e2e", -0.10, 64),
+        _case("calibrated", "held_out", "offline", "throughput", -0.5),
+        _case("calibrated", "calibration", "static", "TTFT", 9.0)])     # not held out: ignored
+    der = cal.assign(mode="derated", error=cal["error"] * 2)
+    text = takeaway_markdown(cal, der)
+    assert text.startswith("**Takeaway.** In `calibrated` mode, on held-out static batches the "
+                           "median |error| is 20% for TTFT, 15% for e2e, against 40%, 30% in "
+                           "`derated` mode.")
+    assert ("Offline runs (the whole dataset queued): median |error| 50% over 1 held-out case, "
+            "1 of them") in text
+    assert "Closed-loop" not in text
+    assert "goes from +20% at batch 1 to -10% at 64." in text
+    assert (pct(0.035), pct(0.131), pct(1.0)) == ("3.5%", "13%", "100%")
