@@ -2,8 +2,8 @@
 with another input: their prose never describes the default one (issue 15), and the run writes
 nothing into a tracked folder (outputs go to tmp_path through the notebooks' parameters).
 
-The inputs are the cheapest that exercise the point: 11 on a card whose plan takes a fraction of
-the seed's time with 5 grid points; 12 on the same card."""
+The inputs are the cheapest that exercise the point: 11 and 12 on the dense card (its plans take
+a fraction of the seed's time), 11 with 5 grid points. Together about 13 s."""
 
 import subprocess
 from pathlib import Path
@@ -14,13 +14,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-CARD = "../examples/cards/moe-64e-fp8-fixed-length.md"
+CARD = "../examples/cards/dense-10b-mlp-requirements.md"
 
+#: (notebook, parameters, the parameter that redirects its outputs, words of the default run that
+#: must not appear in the prose, words of this run that must)
 RUNS = [
     ("09_plan_audit", {"plan_path": "../examples/cards/moe-30b-64e-current-strategy.md"},
-     "output_root", ["seed", "tp4-dp_attn16-etp4-ep16"]),
-    ("11_sensitivity", {"scenario": CARD, "points": 5}, "figure_dir", ["seed", "759 tokens/ms"]),
-    ("12_strategy_report", {"scenario": CARD}, "output_root", ["seed"]),
+     "output_root", ["seed", "tp4-dp_attn16-etp4-ep16"], ["`tp8-ep8-pp8-dp8`"]),
+    ("11_sensitivity", {"scenario": CARD, "points": 5}, "figure_dir", ["seed", "759 tokens/ms"],
+     ["`dense-10b-mlp-requirements`"]),
+    ("12_strategy_report", {"scenario": CARD}, "output_root", ["seed"], []),
 ]
 
 
@@ -38,9 +41,10 @@ def _prose(nb) -> str:
            if c.cell_type == "code" for o in c.get("outputs", [])])
 
 
-@pytest.mark.parametrize("name, params, out_param, stale", RUNS, ids=[r[0] for r in RUNS])
-def test_tool_notebook_reads_its_prose_from_the_run(name, params, out_param, stale, tmp_path,
-                                                     monkeypatch):
+@pytest.mark.parametrize("name, params, out_param, stale, fresh", RUNS,
+                         ids=[r[0] for r in RUNS])
+def test_tool_notebook_reads_its_prose_from_the_run(name, params, out_param, stale, fresh,
+                                                     tmp_path, monkeypatch):
     declared = papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
     assert set(params) | {out_param} <= set(declared)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
@@ -52,6 +56,8 @@ def test_tool_notebook_reads_its_prose_from_the_run(name, params, out_param, sta
     prose = _prose(nbformat.read(str(out), as_version=4))
     for word in stale:                          # "seed": the default scenario, model and GPU
         assert word.lower() not in prose.lower(), f"{name} still names the default: {word!r}"
+    for word in fresh:
+        assert word in prose, f"{name}: the prose does not describe this run ({word!r})"
     assert list((tmp_path / "out").rglob("*")), f"{name} wrote nothing to its {out_param}"
     assert _untracked_and_changed() == before, f"{name} wrote into a tracked folder"
 
