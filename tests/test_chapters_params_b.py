@@ -1,4 +1,4 @@
-"""Course chapters 02, 11 and 12 run unchanged with another model and GPU (papermill API).
+"""Course chapters 02, 07 and 08 run unchanged with another model and GPU (papermill API).
 
 papermill only warns about a parameter the notebook does not declare, so every name passed here
 is also checked against ``papermill.inspect_notebook``.

@@ -4,7 +4,7 @@ The work is split by concern: :mod:`.data` (the old measurement set and its mapp
 declared split), :mod:`.cases` (both data sets as cases: one measured metric of one run, and
 how to predict it), :mod:`.predict` (closed form and simulator), :mod:`.fit` (bounded
 efficiencies and per-iteration overheads), :mod:`.report` (tables, leave-one-source-out) and
-:mod:`.explain` (why the worst cases miss).
+:mod:`.explain` (why the worst cases miss), :mod:`.takeaway` (notebook 10's takeaway).
 """
 
 from analysis.validation.cases import all_cases, skipped_serving_rows  # noqa: F401
@@ -48,3 +48,4 @@ from analysis.validation.report import (  # noqa: F401
     unit_of,
     validation_table,
 )
+from analysis.validation.takeaway import takeaway_markdown  # noqa: F401

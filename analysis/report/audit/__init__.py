@@ -5,9 +5,9 @@ Rooms: :mod:`.lines` (sections and lines), :mod:`.numbers` (numbers with units),
 :mod:`.classify` (what each claim is: kind, scope, what memory counts), :mod:`.quantities`
 (the quantities, their tolerances), :mod:`.ctx`, :mod:`.ours` and :mod:`.ours_memory` (our
 value for each, on the same definition), :mod:`.judge` (the verdict), :mod:`.advice` and
-:mod:`.findings` (qualitative statements,
-unchecked requirements, inconsistencies), :mod:`.compare` (beside our recommendation),
-:mod:`.render` (``audit.md``), :mod:`.plan_md` (a plan from our estimate), :mod:`.auditor`
+:mod:`.findings` (qualitative statements, unchecked requirements, inconsistencies),
+:mod:`.compare` (beside our recommendation), :mod:`.render` (``audit.md``), :mod:`.takeaway`
+(the notebook's takeaway), :mod:`.plan_md` (a plan from our estimate), :mod:`.auditor`
 (the whole audit)."""
 
 from analysis.report.audit.auditor import (  # noqa: F401
@@ -34,3 +34,4 @@ from analysis.report.audit.quantities import (  # noqa: F401
 )
 from analysis.report.audit.render import findings_table, render_audit, verdict_table  # noqa: F401
 from analysis.report.audit.result import AuditResult  # noqa: F401
+from analysis.report.audit.takeaway import takeaway_markdown  # noqa: F401

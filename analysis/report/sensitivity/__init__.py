@@ -11,7 +11,8 @@ other input held at the scenario's value:
   requirement), refined by bisection until the bracket is within ``tol`` (2%): below the value
   one layout is recommended, above it another, and ``why`` says which check made it change.
 * :func:`analyse` runs both for the CLI and the notebook; :func:`takeaway` names the most
-  influential input and the nearest threshold.
+  influential input and the nearest threshold; :func:`reading_markdown` is the notebook's
+  reading of the result, written from its numbers.
 
 The declared inputs (:data:`INPUTS`) are the hardware efficiencies (MFU, HBM bandwidth
 utilisation), the interconnect (scale-up and scale-out bandwidth and latency per message), the
@@ -46,6 +47,7 @@ from analysis.report.sensitivity.outcome import (  # noqa: F401
     metric_label,
     outcome,
 )
+from analysis.report.sensitivity.reading import reading_markdown  # noqa: F401
 from analysis.report.sensitivity.scans import most_influential, thresholds, tornado  # noqa: F401
 from analysis.report.sensitivity.summary import (  # noqa: F401
     SCANS,
@@ -60,5 +62,6 @@ from analysis.report.sensitivity.summary import (  # noqa: F401
 __all__ = [
     "INPUTS", "METRICS", "SCANS", "Analysis", "Input", "Outcome", "analyse", "cache_info",
     "clear_cache", "input_names", "metric_label", "most_influential", "outcome",
-    "readable_thresholds", "readable_tornado", "takeaway", "thresholds", "tornado",
+    "readable_thresholds", "readable_tornado", "reading_markdown", "takeaway", "thresholds",
+    "tornado",
 ]
