@@ -47,3 +47,21 @@ def pct(x: float, digits: int = 1) -> str:
 
 def tick(ok: bool) -> str:
     return "✓" if ok else "✗"
+
+
+def table_number(x: float) -> str:
+    """A number in a table shown to a person: thousands separated from 1,000 on, else four
+    significant figures (2861.83 -> '2,862'; 831.7766 -> '831.8'; 0.036220 -> '0.03622')."""
+    if not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def use_readable_tables() -> None:
+    """Show every float of a pandas table through :func:`table_number` (notebooks call it once,
+    so no table prints six decimals)."""
+    import pandas as pd
+
+    pd.set_option("display.float_format", table_number)

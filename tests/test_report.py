@@ -13,7 +13,7 @@ from analysis.report import strategy as report
 ROOT = Path(__file__).resolve().parents[1]
 CARDS = sorted((ROOT / "examples" / "cards").glob("*.md"))
 
-# The seed plan's sections (reference/seed/plan.md), each computed here
+# The seed plan's sections (examples/cards/seed-plan.md), each computed here
 SECTIONS = ["## Hardware", "## Model", "## Input", "## Requirements",
             "## Recommended parallel strategy|## Best compromise", "## Resources",
             "## Implementation", "## Communication", "## Memory and performance optimisations",

@@ -1,7 +1,7 @@
 """Audit a deployment plan: read what it claims, re-derive every number, judge each claim.
 
-A *plan* is a markdown file in the seed plan's layout (``reference/seed/plan.md``): four input
-sections (hardware, model, input data, requirements), a "Recommended Parallel Strategy" with
+A *plan* is a markdown file in the seed plan's layout (``examples/cards/seed-plan.md``): four
+input sections (hardware, model, input data, requirements), a "Recommended Parallel Strategy" with
 EP / TP / PP degrees, then output sections that state numbers (Resource Allocation,
 Implementation Strategy phases, Expected Performance, Validation Checklist) and qualitative
 advice (Memory / Performance Optimization, Communication Pattern).
