@@ -68,6 +68,7 @@ SOURCE_RULES: dict[str, str | None] = {
     "INFERENCEX_ISSUE870_DSR1_H200_SGL": None,
     "TT_ISSUE356_DSR1_16xH100_SGL": None,
     "NIM_BENCH_L33_70B_2xH100": None,
+    "INFERENCEX_ISSUE870_DSR1_B200_SGL": None,
     "TT_ISSUE340_QWEN3_30B_A100": "GPU count and layout not stated, and TP1 does not fit: the "
                                   "4096-token TTFT (75.2 ms) is below one A100's bf16 peak time "
                                   "for that prefill (~2.9e13 FLOP / 312 TFLOP/s = 92 ms)",
