@@ -146,7 +146,7 @@ def test_serving_rows_are_cases_or_skipped_with_a_reason():
     cases = [c for c in V.all_cases() if c["dataset"] == "serving"]
     skipped = V.skipped_serving_rows()
     runs = {c["row_id"] for c in cases}
-    assert len(runs) + len(skipped) == 129          # SERVING_RUNS.md: 129 rows
+    assert len(runs) + len(skipped) == 149          # SERVING_RUNS.md: 149 rows
     assert (skipped["skip_reason"].str.len() > 20).all()
     assert {c["gpu"] for c in cases} >= {"MI300X", "GB200", "B200"}
 

@@ -41,6 +41,7 @@ MODEL_PRESETS: dict[str, tuple[str, str]] = {
                                 "and has its architecture (DeepSeek-R1 paper, section 2; the "
                                 "same config.json, DeepseekV3ForCausalLM)")),
     "deepseek-ai/DeepSeek-V3": ("deepseek-v3", "the preset"),
+    "Qwen/Qwen3-30B-A3B": ("qwen3-30b-a3b", "the preset"),
 }
 
 #: Engine family of each old-row source (the per-iteration overhead is fitted per family).
@@ -66,6 +67,11 @@ SOURCE_RULES: dict[str, str | None] = {
     "TRTLLM_BLOG1_DSR1_B200_MINLAT": None,
     "INFERENCEX_ISSUE870_DSR1_H200_SGL": None,
     "TT_ISSUE356_DSR1_16xH100_SGL": None,
+    "NIM_BENCH_L33_70B_2xH100": None,
+    "INFERENCEX_ISSUE870_DSR1_B200_SGL": None,
+    "TT_ISSUE340_QWEN3_30B_A100": "GPU count and layout not stated, and TP1 does not fit: the "
+                                  "4096-token TTFT (75.2 ms) is below one A100's bf16 peak time "
+                                  "for that prefill (~2.9e13 FLOP / 312 TFLOP/s = 92 ms)",
 }
 
 #: serving_runs.csv column -> (metric kind, simulator output key).
