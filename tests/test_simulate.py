@@ -229,6 +229,23 @@ def test_ttft_grows_with_closed_loop_concurrency():
     assert ttft[0] < ttft[1] < ttft[2]
 
 
+def test_warmup_requests_leave_the_first_wave_out_of_latencies_only():
+    # closed loop, C = 8 over 32 requests of 4096/128 tokens: the first wave's 8 prompts arrive
+    # together and queue for the token budget; later waves are sent as requests finish.
+    # Discarding the first 8 changes the latencies, never the run (throughput, duration).
+    wl = {"isl": 4096, "osl": 128,
+          "arrival": {"kind": "closed_loop", "concurrency": 8, "num_requests": 32}}
+    whole = run_with(wl["arrival"], workload=wl)
+    wl_w = json.loads(json.dumps(wl))
+    wl_w["arrival"]["warmup_requests"] = 8
+    steady = run_with(wl_w["arrival"], workload=wl_w)
+    assert steady["workload"]["warmup_requests"] == 8 and whole["workload"]["warmup_requests"] == 0
+    for key in ("output_tokens_per_s", "duration_s", "itl_ms_mean"):
+        assert steady[key] == whole[key]
+    assert steady["ttft_ms_p99"] <= whole["ttft_ms_p99"]
+    assert steady["ttft_ms_mean"] != whole["ttft_ms_mean"]
+
+
 def test_identical_output_on_rerun():
     run = json.loads(json.dumps(RUN))
     run["workload"] = {"isl": {"distribution": "uniform", "min": 256, "max": 2048},
@@ -342,6 +359,9 @@ def test_low_precision_weights_leave_more_kv_memory():
      "workload.arrival.num_requests = None"),
     ({"workload": {"isl": -5, "osl": 256, "arrival": {"kind": "burst", "num_requests": 3}}},
      "workload.isl = -5"),
+    ({"workload": {"isl": 1024, "osl": 256, "arrival": {"kind": "burst", "num_requests": 3,
+                                                        "warmup_requests": 3}}},
+     "workload.arrival.warmup_requests = 3"),
     ({"precision": {"weights": "fp3"}}, "precision.weights = 'fp3'"),
     ({"layout": "tp3x"}, "layout = 'tp3x'"),
     ({"gpus": 6}, "gpus = 6"),

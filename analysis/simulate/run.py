@@ -29,7 +29,7 @@ from analysis.simulate.workload import ARRIVAL_KINDS, Requests, make_requests
 RUN_KEYS = ("name", "hardware", "gpus", "model", "precision", "layout", "engine", "workload",
             "mode", "seed", "notes", "source")
 WORKLOAD_KEYS = ("isl", "osl", "arrival", "prefix_cached_tokens")
-ARRIVAL_KEYS = ("kind", "concurrency", "rate", "num_requests", "batch")
+ARRIVAL_KEYS = ("kind", "concurrency", "rate", "num_requests", "batch", "warmup_requests")
 PRECISION_KEYS = ("weights", "kv", "experts", "activations")
 MODES = ("derated", "sol", "calibrated")
 
@@ -78,8 +78,8 @@ def _rate(value: object) -> float:
     return float(value)
 
 
-def parse_arrival(d: object) -> tuple[str, int | None, float | None, int, list[str]]:
-    """(kind, concurrency, rate per s, number of requests, assumptions) of
+def parse_arrival(d: object) -> tuple[str, int | None, float | None, int, int, list[str]]:
+    """(kind, concurrency, rate per s, number of requests, warm-up requests, assumptions) of
     ``workload.arrival``."""
     d = _mapping(d, "workload.arrival", "{kind: closed_loop, concurrency: 16, num_requests: 500}")
     _keys(d, ARRIVAL_KEYS, "workload.arrival")
@@ -113,7 +113,12 @@ def parse_arrival(d: object) -> tuple[str, int | None, float | None, int, list[s
             raise InputError(f"workload.arrival.{key}", d[key], f"has no meaning for kind {kind}",
                              {"concurrency": "only with kind: closed_loop",
                               "rate": "only with kind: poisson"}[key])
-    return kind, conc, rate, n, assumptions
+    warmup = _whole("workload.arrival.warmup_requests", d.get("warmup_requests", 0), lo=0)
+    if warmup >= n:
+        raise InputError("workload.arrival.warmup_requests", warmup,
+                         f"leaves none of the {n} requests to measure",
+                         f"0 to {n - 1} (the client's discarded warm-up requests)")
+    return kind, conc, rate, n, warmup, assumptions
 
 
 def parse_layout(value: object, gpus: int | None) -> tuple[Any, list[str]]:
@@ -162,11 +167,11 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
     assumptions += a
     gpus = C.gpus_of(strategy)
 
-    kind, conc, rate, n, prefix, req, a = _workload_requests(d["workload"], seed)
+    kind, conc, rate, n, warmup, prefix, req, a = _workload_requests(d["workload"], seed)
     assumptions += a
 
     metrics, profile, a = simulate_objects(hw, model, strategy, req, kind, conc,
-                                           d.get("engine"), mode)
+                                           d.get("engine"), mode, warmup_requests=warmup)
     assumptions += a
     hw_name = (d["hardware"] if isinstance(d["hardware"], str) else
                hw.name if isinstance(d["hardware"], Hardware) else "custom")
@@ -175,7 +180,8 @@ def simulate_run(mapping: Mapping[str, Any], base_dir: str | Path | None = None)
                            "layout": strategy.label(), "gpus": gpus,
                            "engine": profile.as_dict(),
                            "workload": {"kind": kind, "num_requests": n, "concurrency": conc,
-                                        "rate_per_s": rate, "prefix_cached_tokens": prefix,
+                                        "rate_per_s": rate, "warmup_requests": warmup,
+                                        "prefix_cached_tokens": prefix,
                                         "isl_mean": float(req.isl.mean()),
                                         "osl_mean": float(req.osl.mean())}}
     out.update(metrics)
@@ -214,10 +220,10 @@ def _workload_requests(workload: object, seed: int):
                               "osl": "output tokens: a whole number or {distribution: ...}",
                               "arrival": "{kind: closed_loop | burst | poisson | static, ...}"
                               }[required])
-    kind, conc, rate, n, a = parse_arrival(w["arrival"])
+    kind, conc, rate, n, warmup, a = parse_arrival(w["arrival"])
     prefix = _whole("workload.prefix_cached_tokens", w.get("prefix_cached_tokens", 0), lo=0)
     req = make_requests(n, w["isl"], w["osl"], prefix, kind, rate, seed)
-    return kind, conc, rate, n, prefix, req, a
+    return kind, conc, rate, n, warmup, prefix, req, a
 
 
 def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | None,

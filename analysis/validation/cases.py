@@ -157,14 +157,28 @@ def _mean_tokens(spec: object) -> int:
     return int(spec)
 
 
+#: Sources whose client discards a warm-up phase before measuring (source -> why we say so).
+#: Their closed loops are simulated with the first wave (C requests) left out of the
+#: latencies and, when the row gives no count, 10 C measured requests after it.
+WARMUP_DISCARDED = {
+    "NIM_BENCH_L33_70B_2xH100": "the NIM benchmarking guide's procedure runs AIPerf after a "
+                                "warm-up ('Set Up AIPerf and Warm Up'); counts not stated",
+}
+
+
 def _arrival(r: dict) -> tuple[dict, str, int | None, str]:
     """(arrival mapping, workload kind, concurrency, surrogate estimator) of an online row:
     ``closed_loop`` (``--max-concurrency C``, request rate inf), ``burst`` (request rate inf,
-    no cap: all N at t = 0) and ``poisson`` (``--request-rate``; a stated cap is not modelled)."""
+    no cap: all N at t = 0) and ``poisson`` (``--request-rate``; a stated cap is not modelled).
+    A closed loop of a :data:`WARMUP_DISCARDED` source drops its first wave from latencies."""
     n = _num(r["num_requests"])
     conc = _num(r["concurrency"])
     if r["arrival"] == "closed_loop":
         c = int(conc)
+        if r["source_id"] in WARMUP_DISCARDED:
+            measured = int(n) if not math.isnan(n) else 10 * c
+            return ({"kind": "closed_loop", "concurrency": c, "num_requests": c + measured,
+                     "warmup_requests": c}, "closed_loop", c, "static_tpot")
         return ({"kind": "closed_loop", "concurrency": c,
                  "num_requests": int(n) if not math.isnan(n) else 4 * c},
                 "closed_loop", c, "static_tpot")
