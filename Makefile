@@ -9,6 +9,7 @@ MODE     ?= derated
 PLAN     ?=
 N        ?= 10000
 SEED     ?= 0
+JOBS     ?= auto
 
 # Same environment for the run that writes reference outputs and the run that checks them,
 # so tracebacks, hashes and figure metadata are stable. Never export MPLBACKEND here: ipykernel
@@ -23,7 +24,7 @@ export VENV
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Variables: VENV=$(VENV) SCENARIO=$(SCENARIO) MODE=$(MODE) PLAN=$(PLAN)"
+	@echo "Variables: VENV=$(VENV) SCENARIO=$(SCENARIO) MODE=$(MODE) PLAN=$(PLAN) JOBS=$(JOBS)"
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -40,9 +41,9 @@ report: setup ## Run notebooks/12_strategy_report.ipynb for SCENARIO (MODE=derat
 		$(PY) -m analysis audit examples/cards/seed-plan.md --out reports/seed-audit; fi
 	@$(PY) scripts/report_summary.py "build/$$(basename -- "$(SCENARIO)" | sed 's/\.[^.]*$$//').ipynb"
 
-test: setup ## Run pytest: unit tests plus nbval against committed notebook outputs
+test: setup ## Run pytest: unit tests plus nbval against committed notebook outputs, on JOBS workers (auto = one per core; JOBS=0 runs in this process)
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		--color=no tests notebooks
+		--color=no -n $(JOBS) --dist loadfile tests notebooks
 
 fuzz: setup ## Fuzz every verb with N mutated inputs (default 10000, SEED=0): counts by outcome and verb; failures kept in tests/fuzz/corpus/
 	$(PY) -m tests.fuzz.run $(N) --seed $(SEED)
