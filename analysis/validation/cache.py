@@ -15,6 +15,7 @@ import hashlib
 import os
 import pickle
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,22 +42,53 @@ def inputs_digest(package_dir: Path = PACKAGE_DIR) -> str:
 def cached_table(mode: str, compute: Callable[[], pd.DataFrame],
                  cache_dir: Path = CACHE_DIR) -> pd.DataFrame:
     """``compute()``'s table for ``mode``, from ``cache_dir`` when an entry for the current
-    inputs exists, else computed and stored (atomically: a reader never sees half a file)."""
+    inputs exists, else computed and stored. Processes asking for the same entry at once take
+    turns (a lock file beside it), so the table is computed once."""
     if os.environ.get("MOEPLAN_NO_CACHE"):
         return compute()
     path = cache_dir / f"validation-{mode}-{inputs_digest()[:24]}.pkl"
+    with _locked(path.with_suffix(".lock")):   # a second process waits, then reads
+        table = _load(path)
+        if table is None:
+            table = compute()
+            _store(path, table)
+    return table
+
+
+def _load(path: Path) -> pd.DataFrame | None:
     try:
         with path.open("rb") as fh:
             return pickle.load(fh)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass
-    table = compute()
+        return None
+
+
+@contextmanager
+def _locked(lock: Path):
+    """An exclusive lock on ``lock`` while the block runs (POSIX ``flock``); without one (no
+    fcntl, or the folder cannot be written) the block runs unlocked."""
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        import fcntl
+
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fh = lock.open("a")
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+    finally:
+        fh.close()
+
+
+def _store(path: Path, table: pd.DataFrame) -> None:
+    """Write atomically (a temporary file renamed): a reader never sees half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
             pickle.dump(table, fh)
         os.replace(tmp, path)
     except OSError:
         pass
-    return table
