@@ -15,9 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from analysis.inputs.errors import InputError
+from analysis.inputs.read.presets import read_yaml
 
 ENGINES_DIR = Path(__file__).resolve().parents[1] / "inputs" / "presets" / "engines"
 GiB = 2**30
@@ -85,8 +84,8 @@ def version_tuple(text: object, field: str = "engine.version") -> tuple[int, ...
 
 
 def _read(name: str) -> dict[str, Any]:
-    with open(ENGINES_DIR / f"{name}.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """The engine's preset file (parsed once a process: :func:`read_yaml` keeps it)."""
+    return read_yaml(ENGINES_DIR / f"{name}.yaml")
 
 
 def sglang_reserved_bytes(capacity_bytes: float, tp: int, bands: list[Mapping[str, float]],
