@@ -1,10 +1,7 @@
 """Chapter 08, data parallelism and attention data parallelism: KV cache per GPU against tp by
 attention kind, what dp_attn buys, and its figure.
 
-Notation (notebooks/NOTATION.md): B batch (sequences), S prompt length, C context (cached tokens),
-L layers, H / H_kv / d_h heads, KV heads, head dim, r_kv the MLA latent (``kv_lora_rank``),
-d_rope its shared rope key, b bytes per cached element; degrees tp, dp_attn, etp, ep, pp, dp,
-m micro-batches; G = tp * dp_attn GPUs per stage.
+Symbols as in notebooks/NOTATION.md.
 """
 
 from __future__ import annotations
