@@ -18,16 +18,16 @@ from analysis.validation import run as V
 
 # Guard thresholds: median |pred/meas - 1| on held-out cases, per metric kind, every case
 # predicted as the benchmark ran (simulator for offline and closed-loop runs, closed form for
-# one static batch) with the bounded fit. Set from what is reached on 465 cases (held out,
-# calibrated: TTFT 48.7%, TPOT 10.7%, e2e 11.2%, throughput 13.3%; derated: 43.3%, 22.2%, 27.6%,
-# 24.1%) plus about a tenth, rounded up. TTFT is high because the closed-loop sweeps (InferenceX
+# one static batch) with the bounded fit. Set from what is reached on 459 cases (held out,
+# calibrated: TTFT 48.7%, TPOT 10.7%, e2e 11.2%, throughput 12.9%; derated: 43.3%, 22.2%, 27.6%,
+# 21.1%) plus about a tenth, rounded up. TTFT is high because the closed-loop sweeps (InferenceX
 # #870 on H200 and B200, tenstorrent #356: SGLang) are predicted 4-6x too short (open, README
 # "How accurate it is"); throughput came down from 40% when offline trtllm-bench runs got their
 # dataset sizes and build caps and decode attention its batch-size efficiency; derated TPOT from
 # 45% to 26% with the fixed cost per kernel (issue 12); calibrated TTFT from 58% to 49% with the
 # NIM Llama-3.3-70B sweep measured after its warm-up (issue 11).
 CALIBRATED_MAX_MEDIAN = {"TTFT": 0.54, "TPOT": 0.12, "e2e": 0.13, "throughput": 0.15}
-DERATED_MAX_MEDIAN = {"TTFT": 0.48, "TPOT": 0.25, "e2e": 0.31, "throughput": 0.27}
+DERATED_MAX_MEDIAN = {"TTFT": 0.48, "TPOT": 0.25, "e2e": 0.31, "throughput": 0.24}
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +150,13 @@ def test_serving_rows_are_cases_or_skipped_with_a_reason():
     assert len(runs) + len(skipped) == 149          # SERVING_RUNS.md: 149 rows
     assert (skipped["skip_reason"].str.len() > 20).all()
     assert {c["gpu"] for c in cases} >= {"MI300X", "GB200", "B200"}
+
+
+def test_a_column_that_repeats_tpot_is_not_scored_as_throughput():
+    # tenstorrent #356's 'Tput Decode' is 1000/TPOT: 43.2 tokens/s at TPOT 23.1 ms (row 124)
+    ids = {c["case_id"] for c in V.all_cases()}
+    assert "S124:tpot_ms_mean" in ids and "S124:output_tokens_per_s" not in ids
+    assert 1000 / 23.1 == pytest.approx(43.2, abs=0.1)   # tenstorrent/tt-inference-server#356
 
 
 # ------------------------------------------------------------------------ fitting
