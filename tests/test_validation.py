@@ -224,3 +224,17 @@ def test_mapping_options_read_two_batch_overlap_and_node_dedup():
     assert o.two_batch_overlap and o.node_dedup and o.combine_bytes_per_element == 2.0
     o = _options("overlap=1", "calibrated")
     assert not o.two_batch_overlap and not o.node_dedup and o.overlap_fraction == 1.0
+
+
+def test_loso_pooled_takes_every_left_out_case_together_by_hand():
+    # two sources, each scored with itself left out: TPOT errors +10%, -30%, +20% pool to a
+    # median |error| of 20%; throughput's single case is 5%
+    df = pd.DataFrame({"left_out": ["A", "A", "B", "B"],
+                       "metric_kind": ["TPOT", "TPOT", "TPOT", "throughput"],
+                       "workload_kind": ["static", "static", "closed_loop", "offline"],
+                       "error": [0.10, -0.30, 0.20, 0.05]})
+    pooled = V.loso_pooled(df).set_index("metric_kind")
+    assert pooled.loc["TPOT", "median_abs_error"] == pytest.approx(0.20)
+    assert pooled.loc["TPOT", "rows"] == 3 and pooled.loc["throughput", "rows"] == 1
+    by_kind = V.loso_pooled(df, "workload_kind").set_index("workload_kind")
+    assert by_kind.loc["static", "median_abs_error"] == pytest.approx(0.20)

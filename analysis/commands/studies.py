@@ -105,6 +105,9 @@ def cmd_validate(args) -> int:
                _records(V.summary_by_kind(df)), "sol_violations": int(len(V.sol_violations(df)))}
         if loso is not None:
             out["leave_one_source_out"] = _records(V.loso_table(loso))
+            out["leave_one_source_out_pooled"] = {
+                "by_metric": _records(V.loso_pooled(loso)),
+                "by_workload_kind": _records(V.loso_pooled(loso, "workload_kind"))}
         print(as_json(out))
         return 0
     print(f"validation set: {len(tables[0])} cases ({int((m['status'] == 'mapped').sum())} "
@@ -116,6 +119,9 @@ def cmd_validate(args) -> int:
     if loso is not None:
         print(f"leave one source out ({modes[0]}):")
         print(V.markdown(V.loso_table(loso), ["left_out", "metric_kind"]))
+        print("pooled over every left-out source:")
+        print(V.markdown(V.loso_pooled(loso), ["metric_kind"]))
+        print(V.markdown(V.loso_pooled(loso, "workload_kind"), ["workload_kind"]))
     for t in tables:
         used = t.loc[t["mode_used"] != t["mode"], "mode_used"].value_counts()
         for label, n in used.items():

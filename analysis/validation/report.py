@@ -197,6 +197,12 @@ def loso_table(df: pd.DataFrame) -> pd.DataFrame:
     return _stats(df, ["left_out", "metric_kind"])
 
 
+def loso_pooled(df: pd.DataFrame, by: str = "metric_kind") -> pd.DataFrame:
+    """Every source's cases predicted with it left out, pooled: median and p90 ``|error|`` by
+    metric kind (or ``by`` another column, e.g. ``workload_kind``)."""
+    return _stats(df, [by])
+
+
 def markdown(s: pd.DataFrame, keys: list[str]) -> str:
     """A summary frame as a markdown table: ``keys`` columns, then rows, median, p90."""
     lines = ["| " + " | ".join(keys) + " | rows | median abs error | p90 abs error |",

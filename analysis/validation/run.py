@@ -38,6 +38,7 @@ from analysis.validation.report import (  # noqa: F401
     WORKLOAD_KINDS,
     error_by,
     leave_one_source_out,
+    loso_pooled,
     loso_table,
     markdown,
     median_abs_error_pivot,
