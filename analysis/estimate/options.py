@@ -16,7 +16,10 @@ Imbalance = Literal["balanced", "uniform", "factor", "zipf"]
 #: (A. Gray, 2019): back-to-back launches of a short kernel measured about 3.8 us each, of
 #: which about 2.9 us is the kernel; a near-empty kernel's launch-to-completion floor is of the
 #: same order. 3 us is taken within that range (not fitted); with it the FasterTransformer
-#: 13B TP2 decode anchor (tests/test_anchors.py) comes within its 15% tolerance.
+#: 13B TP2 decode anchor (tests/test_anchors.py) comes within its 15% tolerance. (The blog's
+#: figures are quoted as read when this was written; the page could not be re-read since. For
+#: scale, Holistic Trace Analysis's docs, "CUDA kernel launch stats", put a launch's CPU side
+#: at 5-20 us without graphs, which engines hide by replaying CUDA graphs in decode.)
 KERNEL_OVERHEAD_S = 3e-6
 
 
