@@ -8,16 +8,33 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from analysis.commands.checks import OneLineParser, check_args
-from analysis.commands.model import cmd_anatomy, cmd_check, cmd_evaluate
-from analysis.commands.plan import cmd_plan
-from analysis.commands.serve import cmd_serve, cmd_simulate
-from analysis.commands.studies import cmd_audit, cmd_sensitivity, cmd_validate
 from analysis.inputs.errors import MoEPlanError
 from analysis.report import sensitivity as SE
-from analysis.validation import run as V
+from analysis.validation.data import MODES
+
+
+def _command(module: str, name: str):
+    """The verb's handler ``analysis.commands.<module>.<name>``, imported when the verb runs:
+    a verb loads only what it needs (``anatomy`` never imports matplotlib)."""
+    def run(args):
+        return getattr(importlib.import_module(f"analysis.commands.{module}"), name)(args)
+    run.__name__ = name
+    return run
+
+
+cmd_anatomy = _command("model", "cmd_anatomy")
+cmd_check = _command("model", "cmd_check")
+cmd_evaluate = _command("model", "cmd_evaluate")
+cmd_plan = _command("plan", "cmd_plan")
+cmd_serve = _command("serve", "cmd_serve")
+cmd_simulate = _command("serve", "cmd_simulate")
+cmd_audit = _command("studies", "cmd_audit")
+cmd_sensitivity = _command("studies", "cmd_sensitivity")
+cmd_validate = _command("studies", "cmd_validate")
 
 
 def _add_trust(p: argparse.ArgumentParser) -> None:
@@ -115,7 +132,7 @@ def _register_validate(sub) -> None:
     p = sub.add_parser("validate", help="predictions against published measurements: "
                                         "median and p90 |error| by metric, workload kind, "
                                         "split and mode")
-    p.add_argument("--mode", choices=list(V.MODES) + ["all"], default="all",
+    p.add_argument("--mode", choices=list(MODES) + ["all"], default="all",
                    help="which estimate to validate (default: calibrated, derated and sol)")
     p.add_argument("--refit", action="store_true",
                    help="refit the bounded curves and engine overheads on the calibration split "
