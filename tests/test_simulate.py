@@ -102,6 +102,55 @@ def test_two_requests_by_hand_prefill_first():
     assert gaps == {10.2: 3, 25.2: 1}
 
 
+def test_a_host_bound_prefill_iteration_takes_the_launch_time():
+    # as the prefill-first run above, with prompt iterations launched eagerly at 20 ms of host
+    # time per forward (decodes stay in CUDA graphs):
+    # it 1: A (100) + B's first chunk (50): GPU 25 ms > host 20 ms -> 25 ms. A's first token.
+    # it 2: B's last chunk alone (50): GPU 15 ms < host 20 ms -> 20 ms -> 45 ms. B's first.
+    # it 3: A and B decode: 10.2 ms (no floor) -> 55.2 ms; it 4: 10.2 ms -> 65.4 ms.
+    tr = run_replica(two_requests(), toy_caps("prefill_first", prefill_host_s=0.020),
+                     StubCost())
+    assert tr.first_token_s == pytest.approx([0.025, 0.045])
+    assert tr.done_s == pytest.approx([0.0654, 0.0654])
+
+
+def test_eager_launch_formulas_by_hand():
+    from analysis.simulate.engine import eager_forward_host_s, launch_bound_s
+    # sglang PR #12160: 82.6 ms for a one-token DeepSeek-V3 forward run eagerly, 61 layers
+    assert eager_forward_host_s(0.00135, 61) == pytest.approx(0.08235)
+    assert launch_bound_s(0.0231, 0.08235) == pytest.approx(0.08235)   # host-bound
+    assert launch_bound_s(0.2, 0.08235) == pytest.approx(0.2)          # GPU-bound
+
+
+def test_only_sglang_launches_prompt_iterations_eagerly():
+    sg, _ = load_profile({"name": "sglang", "version": "0.5.7"}, 141 * GiB, 8)
+    assert sg.eager_prefill_host_s_per_layer == pytest.approx(0.00135)
+    assert "#12160" in sg.eager_prefill_basis
+    for name in ("vllm", "trtllm", "generic"):
+        assert load_profile(name, 80 * GiB, 1)[0].eager_prefill_host_s_per_layer == 0.0
+    off, a = load_profile({"name": "sglang", "eager_prefill_host_s_per_layer": 0}, 80 * GiB, 8)
+    assert off.eager_prefill_host_s_per_layer == 0.0 and any("overridden" in x for x in a)
+    with pytest.raises(Exception, match="eager_prefill_host_s_per_layer"):
+        load_profile({"name": "sglang", "eager_prefill_host_s_per_layer": 5}, 80 * GiB, 8)
+
+
+def test_a_run_on_sglang_says_its_prompt_iterations_are_host_bound():
+    run = {"hardware": "H200", "gpus": 8, "model": "deepseek-v3", "layout": "tp8",
+           "engine": {"name": "sglang", "version": "0.5.7"},
+           "workload": {"isl": 128, "osl": 8, "arrival": {"kind": "closed_loop",
+                                                         "concurrency": 1, "num_requests": 2}}}
+    out = simulate_run(run)
+    assert any("launches prompt iterations outside CUDA graphs" in a for a in out["assumptions"])
+    # a 128-token prompt is host-bound: TTFT at least 61 layers x 1.35 ms
+    assert out["ttft_ms_mean"] >= 61 * 1.35
+    # speed of light has no host costs: it stays a lower bound on every time
+    sol = simulate_run(dict(run, mode="sol"))
+    assert sol["ttft_ms_mean"] < 61 * 1.35
+    assert not any("launches prompt iterations outside CUDA graphs" in a for a in sol["assumptions"])
+    run["engine"]["eager_prefill_host_s_per_layer"] = 0.0
+    assert simulate_run(run)["ttft_ms_mean"] < 61 * 1.35
+
+
 def test_without_chunking_a_long_prompt_runs_whole():
     # budget 150 but no chunking: it 1 takes A whole (100); B (100) does not fit beside it.
     # it 2: A decodes (1) + B whole (100): 101 tokens -> 25 + 20.1 = 45.1 ms.

@@ -25,9 +25,12 @@ from analysis.validation import run as V
 # "How accurate it is"); throughput came down from 40% when offline trtllm-bench runs got their
 # dataset sizes and build caps and decode attention its batch-size efficiency; derated TPOT from
 # 45% to 26% with the fixed cost per kernel (issue 12); calibrated TTFT from 58% to 49% with the
-# NIM Llama-3.3-70B sweep measured after its warm-up (issue 11).
+# NIM Llama-3.3-70B sweep measured after its warm-up (issue 11); derated TPOT from 22% to 19% and
+# calibrated TTFT p90 from 83% to 73% with SGLang's eager prompt iterations (host launch time
+# per layer measured in sglang PR #12160), which leave the medians where they were.
 CALIBRATED_MAX_MEDIAN = {"TTFT": 0.54, "TPOT": 0.12, "e2e": 0.13, "throughput": 0.15}
-DERATED_MAX_MEDIAN = {"TTFT": 0.48, "TPOT": 0.25, "e2e": 0.31, "throughput": 0.24}
+DERATED_MAX_MEDIAN = {"TTFT": 0.48, "TPOT": 0.22, "e2e": 0.30, "throughput": 0.23}
+CALIBRATED_MAX_P90_TTFT = 0.80
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +104,14 @@ def test_guard_derated_median_error_on_held_out_rows(derated, kind):
     med = float(held["error"].abs().median())
     # published measurements: analysis/validation/measurements.csv (source on every row)
     assert med <= DERATED_MAX_MEDIAN[kind], f"{kind}: held-out median |error| {med:.1%}"
+
+
+def test_guard_calibrated_ttft_p90_on_held_out_rows(calibrated):
+    held = calibrated[(calibrated["split"] == "held_out") & (calibrated["metric_kind"] == "TTFT")]
+    p90 = float(held["error"].abs().quantile(0.9))
+    # 73% with SGLang's prompt iterations host-bound (83% before): the short-prompt rows of
+    # tenstorrent #356 and InferenceX #870 (serving_runs.csv, source on every row)
+    assert p90 <= CALIBRATED_MAX_P90_TTFT, f"TTFT: held-out p90 |error| {p90:.1%}"
 
 
 def test_every_prediction_says_which_mode_produced_it(calibrated, derated):

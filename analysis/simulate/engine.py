@@ -12,7 +12,9 @@ token budget per iteration and paged KV pool. Every iteration, on every rank:
    chunks alone when there are any and the decodes wait. With chunked prefill a prompt is cut to
    the budget left; without, it runs whole (alone if it exceeds the budget);
 3. the iteration takes the busiest rank's time from the cost model
-   (:class:`~analysis.simulate.cost.CostTables`) plus the engine's fixed overhead;
+   (:class:`~analysis.simulate.cost.CostTables`) plus the engine's fixed overhead; an
+   iteration with prompt tokens in an engine that launches them outside CUDA graphs takes at
+   least the host's launch time (:func:`launch_bound_s`);
 4. a prompt whose last chunk ran emits its first token at the iteration's end; every decode
    emits one token; a request ends with its last token and frees its blocks.
 
@@ -61,6 +63,24 @@ class EngineCaps:
     kv_capacity_blocks: int         # per rank
     block_size_tokens: int
     dp_assignment: str              # "round_robin" | "least_loaded"
+    prefill_host_s: float = 0.0     # host launch time of a forward with prompt tokens (eager)
+
+
+def eager_forward_host_s(host_s_per_layer: float, layers: float) -> float:
+    """Host time to launch one forward's kernels one by one (no CUDA graph), seconds:
+    ``t_host = layers * t_layer``, with ``t_layer`` the engine's host time per layer (Python
+    dispatch and launch of that layer's kernels; the engine profile's
+    ``eager_prefill_host_s_per_layer`` and its source)."""
+    return host_s_per_layer * layers
+
+
+def launch_bound_s(gpu_s: float, host_s: float) -> float:
+    """Time of a forward whose kernels the host launches one at a time:
+    ``t = max(t_gpu, t_host)``. Launches are asynchronous, so the GPU's work hides the host's
+    while the GPU is the slower; when the host is, the GPU idles between kernels and the forward
+    takes the host's time (CUDA programming guide, "Asynchronous Concurrent Execution"; the
+    reason engines capture decode in CUDA graphs)."""
+    return max(gpu_s, host_s)
 
 
 @dataclass
@@ -149,6 +169,7 @@ class _Replica:
         self.mixed = caps.mixing == "mixed"
         self.chunked = caps.chunked_prefill
         self.overhead = caps.iteration_overhead_s
+        self.prefill_host = caps.prefill_host_s
         self.least_loaded = caps.dp_assignment == "least_loaded"
         self.arrival = [math.nan] * n
         self.first = [math.nan] * n
@@ -288,6 +309,7 @@ class _Replica:
         """One iteration with prompt chunks (or stalled decodes): the busiest rank sets its time."""
         busiest = 0
         worst = 0.0
+        prompts = False
         plan = []
         for r in range(self.R):
             p = self.plan_rank(r)
@@ -295,8 +317,12 @@ class _Replica:
                 tokens, s = p[2], p[3]
                 busiest = max(busiest, tokens)
                 worst = max(worst, s)
+                prompts = prompts or bool(p[1])
             plan.append(p)
-        t = self.cost.iteration_s(busiest, worst) + self.overhead
+        t = self.cost.iteration_s(busiest, worst)
+        if prompts:
+            t = launch_bound_s(t, self.prefill_host)
+        t += self.overhead
         self.now += t
         self.iterations += 1
         for r in range(self.R):

@@ -34,6 +34,9 @@ class EngineProfile:
     rank is one scheduler). ``kv_memory_fraction`` is read by ``kv_memory_rule`` (see
     :func:`kv_pool_bytes_per_gpu`). ``iteration_overhead_s`` is a fixed host cost added to every
     iteration; ``iteration_overhead_basis`` says where it comes from.
+    ``eager_prefill_host_s_per_layer`` is the host (CPU) time to launch one layer's kernels when
+    an iteration with prompt tokens runs outside CUDA graphs (0 where the engine captures
+    prefill in graphs or launches from C++); ``eager_prefill_basis`` is its source.
     """
 
     name: str
@@ -45,6 +48,8 @@ class EngineProfile:
     mixing: str
     iteration_overhead_s: float
     iteration_overhead_basis: str
+    eager_prefill_host_s_per_layer: float
+    eager_prefill_basis: str
     kv_memory_rule: str
     kv_memory_fraction: float
     block_size_tokens: int
@@ -56,8 +61,8 @@ class EngineProfile:
 
 
 OVERRIDABLE = ("max_running_requests", "max_tokens_per_iteration", "chunked_prefill", "mixing",
-               "iteration_overhead_s", "kv_memory_fraction", "block_size_tokens",
-               "dp_assignment")
+               "iteration_overhead_s", "eager_prefill_host_s_per_layer", "kv_memory_fraction",
+               "block_size_tokens", "dp_assignment")
 
 
 def list_engines() -> list[str]:
@@ -208,8 +213,8 @@ def _build(m: Mapping[str, Any], name: str, version: str, source: str) -> Engine
             raise InputError(f"engine.{key}", x, "must be a whole number", "a whole number >= 1")
         return int(x)
 
-    def number(key: str, lo: float, hi: float) -> float:
-        x = m.get(key)
+    def number(key: str, lo: float, hi: float, default: float | None = None) -> float:
+        x = m.get(key, default)
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not lo <= x <= hi:
             raise InputError(f"engine.{key}", x, "out of range", f"a number in [{lo}, {hi}]")
         return float(x)
@@ -231,6 +236,8 @@ def _build(m: Mapping[str, Any], name: str, version: str, source: str) -> Engine
         chunked_prefill=chunked, mixing=choice("mixing", MIXING),
         iteration_overhead_s=number("iteration_overhead_s", 0.0, 1.0),
         iteration_overhead_basis=" ".join(str(m.get("iteration_overhead_basis", "")).split()),
+        eager_prefill_host_s_per_layer=number("eager_prefill_host_s_per_layer", 0.0, 0.1, 0.0),
+        eager_prefill_basis=" ".join(str(m.get("eager_prefill_basis", "")).split()),
         kv_memory_rule=choice("kv_memory_rule", KV_RULES),
         kv_memory_fraction=number("kv_memory_fraction", 0.01, 1.0),
         block_size_tokens=integer("block_size_tokens"),

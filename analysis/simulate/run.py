@@ -21,7 +21,7 @@ from analysis.inputs.read.mapping import (
 )
 from analysis.inputs.types import Hardware
 from analysis.simulate import cost as C
-from analysis.simulate.engine import EngineCaps, Trace, run_replica
+from analysis.simulate.engine import EngineCaps, Trace, eager_forward_host_s, run_replica
 from analysis.simulate.metrics import run_metrics
 from analysis.simulate.profiles import kv_pool_bytes_per_gpu, load_profile
 from analysis.simulate.workload import ARRIVAL_KINDS, Requests, make_requests
@@ -244,6 +244,13 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
     assumptions.append(f"engine {profile.name} {profile.version} per-iteration overhead "
                        f"{profile.iteration_overhead_s * 1e3:g} ms: "
                        f"{profile.iteration_overhead_basis}")
+    host_per_layer = 0.0 if mode == "sol" else profile.eager_prefill_host_s_per_layer
+    if host_per_layer:
+        assumptions.append(
+            f"engine {profile.name} {profile.version} launches prompt iterations outside CUDA "
+            f"graphs: at least {profile.eager_prefill_host_s_per_layer * 1e3:g} ms of host time "
+            f"per layer ({profile.eager_prefill_host_s_per_layer * model.num_layers * 1e3:.0f} "
+            f"ms per forward): {profile.eager_prefill_basis}")
     isl_max, osl_max = int(req.isl.max()), int(req.osl.max())
     C.check_layout(model, strategy, isl_max, osl_max)
     opts = C.options(mode)
@@ -255,7 +262,8 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
         chunked_prefill=profile.chunked_prefill, mixing=profile.mixing,
         iteration_overhead_s=profile.iteration_overhead_s,
         kv_capacity_blocks=kv_tokens // profile.block_size_tokens,
-        block_size_tokens=profile.block_size_tokens, dp_assignment=profile.dp_assignment)
+        block_size_tokens=profile.block_size_tokens, dp_assignment=profile.dp_assignment,
+        prefill_host_s=eager_forward_host_s(host_per_layer, model.num_layers / degrees["pp"]))
     tables = _cost_tables(
         hw, model, strategy, opts,
         max_tokens_per_rank=max(profile.max_tokens_per_iteration, profile.max_running_requests)
