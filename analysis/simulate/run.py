@@ -241,16 +241,8 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
     profile, a = load_profile(engine, C.hardware_capacity_bytes(hw), degrees["tp"],
                               offline=(kind == "static"))
     assumptions += a
-    assumptions.append(f"engine {profile.name} {profile.version} per-iteration overhead "
-                       f"{profile.iteration_overhead_s * 1e3:g} ms: "
-                       f"{profile.iteration_overhead_basis}")
     host_per_layer = 0.0 if mode == "sol" else profile.eager_prefill_host_s_per_layer
-    if host_per_layer:
-        assumptions.append(
-            f"engine {profile.name} {profile.version} launches prompt iterations outside CUDA "
-            f"graphs: at least {profile.eager_prefill_host_s_per_layer * 1e3:g} ms of host time "
-            f"per layer ({profile.eager_prefill_host_s_per_layer * model.num_layers * 1e3:.0f} "
-            f"ms per forward): {profile.eager_prefill_basis}")
+    assumptions += _host_cost_assumptions(profile, model.num_layers, host_per_layer)
     isl_max, osl_max = int(req.isl.max()), int(req.osl.max())
     C.check_layout(model, strategy, isl_max, osl_max)
     opts = C.options(mode)
@@ -287,6 +279,19 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
         "iterations": int(sum(t.iterations for t, _ in traces)),
     })
     return metrics, profile, assumptions
+
+
+def _host_cost_assumptions(profile, layers: int, host_per_layer: float) -> list[str]:
+    """The engine's host costs as the run uses them: the per-iteration overhead, and the host
+    launch time of an eager prompt iteration when there is one (none at speed of light)."""
+    out = [f"engine {profile.name} {profile.version} per-iteration overhead "
+           f"{profile.iteration_overhead_s * 1e3:g} ms: {profile.iteration_overhead_basis}"]
+    if host_per_layer:
+        out.append(f"engine {profile.name} {profile.version} launches prompt iterations outside "
+                   f"CUDA graphs: at least {host_per_layer * 1e3:g} ms of host time per layer "
+                   f"({host_per_layer * layers * 1e3:.0f} ms per forward): "
+                   f"{profile.eager_prefill_basis}")
+    return out
 
 
 def _kv_pool(hw, model, strategy, opts, profile) -> tuple[float, int]:
