@@ -151,6 +151,23 @@ def test_a_run_on_sglang_says_its_prompt_iterations_are_host_bound():
     assert simulate_run(run)["ttft_ms_mean"] < 61 * 1.35
 
 
+def test_the_host_bound_prompt_moves_a_published_sglang_ttft_closer():
+    # sglang PR #14918 (2025-12-11), "before" table: DeepSeek-R1 channel-INT8 on TP8, eager
+    # prefill, bench_serving random 1024 in / 16 out, concurrency 1: mean TTFT 114.991 ms. The
+    # GPU is not stated; H200 is the preset on which INT8 weights on 8 GPUs leave KV memory.
+    # What is still missing (HTTP, tokenisation, streaming) is why the prediction stays below.
+    def ttft_ms(**engine):
+        return simulate_run({
+            "hardware": "H200", "gpus": 8, "model": "deepseek-v3", "layout": "tp8",
+            "precision": {"weights": "int8"}, "mode": "calibrated",
+            "engine": {"name": "sglang", "version": "0.5.6", **engine},
+            "workload": {"isl": 1024, "osl": 16, "arrival": {
+                "kind": "closed_loop", "concurrency": 1, "num_requests": 8}}})["ttft_ms_mean"]
+    measured = 114.991
+    assert abs(ttft_ms() / measured - 1) < 0.35                               # -28%
+    assert abs(ttft_ms(eager_prefill_host_s_per_layer=0.0) / measured - 1) > 0.5  # -61%
+
+
 def test_without_chunking_a_long_prompt_runs_whole():
     # budget 150 but no chunking: it 1 takes A whole (100); B (100) does not fit beside it.
     # it 2: A decodes (1) + B whole (100): 101 tokens -> 25 + 20.1 = 45.1 ms.
