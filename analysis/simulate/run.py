@@ -284,8 +284,8 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
 def _host_cost_assumptions(profile, layers: int, host_per_layer: float) -> list[str]:
     """The engine's host costs as the run uses them: the per-iteration overhead, and the host
     launch time of an eager prompt iteration when there is one (none at speed of light)."""
-    out = [f"engine {profile.name} {profile.version} per-iteration overhead "
-           f"{profile.iteration_overhead_s * 1e3:g} ms: {profile.iteration_overhead_basis}"]
+    out = [(f"engine {profile.name} {profile.version} per-iteration overhead "
+            f"{profile.iteration_overhead_s * 1e3:g} ms: {profile.iteration_overhead_basis}")]
     if host_per_layer:
         out.append(f"engine {profile.name} {profile.version} launches prompt iterations outside "
                    f"CUDA graphs: at least {host_per_layer * 1e3:g} ms of host time per layer "
