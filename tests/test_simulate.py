@@ -123,15 +123,29 @@ def test_eager_launch_formulas_by_hand():
 
 
 def test_only_sglang_launches_prompt_iterations_eagerly():
+    from analysis.inputs.read.scenario import load_model
+    from analysis.simulate.profiles import eager_host_s_per_layer, host_layer_kind
     sg, _ = load_profile({"name": "sglang", "version": "0.5.7"}, 141 * GiB, 8)
-    assert sg.eager_prefill_host_s_per_layer == pytest.approx(0.00135)
-    assert "#12160" in sg.eager_prefill_basis
+    # sglang PR #12160 (DeepSeek-V3, 1.35 ms per layer), PR #13094 (Llama-3.1-8B, 0.5 ms);
+    # the GQA + MoE layer between the two is an assumption
+    assert sg.eager_prefill_host_s_per_layer == pytest.approx(
+        {"mla": 0.00135, "moe": 0.0009, "dense": 0.0005})
+    assert "#12160" in sg.eager_prefill_basis and "#13094" in sg.eager_prefill_basis
+    kinds = {name: host_layer_kind(load_model(name)[0])
+             for name in ("deepseek-v3", "mixtral-8x7b", "llama-3.1-70b")}
+    assert kinds == {"deepseek-v3": "mla", "mixtral-8x7b": "moe", "llama-3.1-70b": "dense"}
+    assert eager_host_s_per_layer(sg, load_model("llama-3.1-70b")[0]) == pytest.approx(0.0005)
     for name in ("vllm", "trtllm", "generic"):
-        assert load_profile(name, 80 * GiB, 1)[0].eager_prefill_host_s_per_layer == 0.0
+        p = load_profile(name, 80 * GiB, 1)[0]
+        assert set(p.eager_prefill_host_s_per_layer.values()) == {0.0}
     off, a = load_profile({"name": "sglang", "eager_prefill_host_s_per_layer": 0}, 80 * GiB, 8)
-    assert off.eager_prefill_host_s_per_layer == 0.0 and any("overridden" in x for x in a)
+    assert set(off.eager_prefill_host_s_per_layer.values()) == {0.0}
+    assert any("overridden" in x for x in a)
     with pytest.raises(Exception, match="eager_prefill_host_s_per_layer"):
         load_profile({"name": "sglang", "eager_prefill_host_s_per_layer": 5}, 80 * GiB, 8)
+    with pytest.raises(Exception, match="layer kinds mla, moe, dense"):
+        load_profile({"name": "sglang", "eager_prefill_host_s_per_layer": {"mla": 0.001}},
+                     80 * GiB, 8)
 
 
 def test_a_run_on_sglang_says_its_prompt_iterations_are_host_bound():

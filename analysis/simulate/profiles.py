@@ -35,8 +35,9 @@ class EngineProfile:
     :func:`kv_pool_bytes_per_gpu`). ``iteration_overhead_s`` is a fixed host cost added to every
     iteration; ``iteration_overhead_basis`` says where it comes from.
     ``eager_prefill_host_s_per_layer`` is the host (CPU) time to launch one layer's kernels when
-    an iteration with prompt tokens runs outside CUDA graphs (0 where the engine captures
-    prefill in graphs or launches from C++); ``eager_prefill_basis`` is its source.
+    an iteration with prompt tokens runs outside CUDA graphs, by layer kind
+    (:data:`LAYER_KINDS`; 0 where the engine captures prefill in graphs or launches from C++);
+    ``eager_prefill_basis`` is its source.
     """
 
     name: str
@@ -48,7 +49,7 @@ class EngineProfile:
     mixing: str
     iteration_overhead_s: float
     iteration_overhead_basis: str
-    eager_prefill_host_s_per_layer: float
+    eager_prefill_host_s_per_layer: dict[str, float]
     eager_prefill_basis: str
     kv_memory_rule: str
     kv_memory_fraction: float
@@ -63,6 +64,43 @@ class EngineProfile:
 OVERRIDABLE = ("max_running_requests", "max_tokens_per_iteration", "chunked_prefill", "mixing",
                "iteration_overhead_s", "eager_prefill_host_s_per_layer", "kv_memory_fraction",
                "block_size_tokens", "dp_assignment")
+
+
+#: Layer kinds with their own host launch time: MLA attention (DeepSeek-V2/V3 class, MoE or
+#: not), GQA/MHA attention with a MoE FFN, and GQA/MHA with a dense FFN.
+LAYER_KINDS = ("mla", "moe", "dense")
+
+
+def host_layer_kind(model) -> str:
+    """The model's layer kind for host launch time (:data:`LAYER_KINDS`): ``mla`` when its
+    attention is MLA, else ``moe`` or ``dense`` by its FFN."""
+    if model.attention.kind == "mla":
+        return "mla"
+    return "moe" if model.is_moe else "dense"
+
+
+def eager_host_s_per_layer(profile: EngineProfile, model) -> float:
+    """Host time to launch one of ``model``'s layers in an eager prompt iteration of
+    ``profile``'s engine, seconds (its kind's value, :func:`host_layer_kind`)."""
+    return profile.eager_prefill_host_s_per_layer[host_layer_kind(model)]
+
+
+def _host_per_layer(x: Any) -> dict[str, float]:
+    """``engine.eager_prefill_host_s_per_layer`` read: one number for every layer kind, or a
+    mapping with a number for each of :data:`LAYER_KINDS`; each in [0, 0.1] s."""
+    valid = "seconds in [0, 0.1], or {mla: s, moe: s, dense: s}"
+    if isinstance(x, Mapping):
+        if set(x) != set(LAYER_KINDS):
+            raise InputError("engine.eager_prefill_host_s_per_layer", dict(x),
+                             f"needs exactly the layer kinds {', '.join(LAYER_KINDS)}", valid)
+        out = {k: x[k] for k in LAYER_KINDS}
+    else:
+        out = {k: x for k in LAYER_KINDS}
+    for k, v in out.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 0.1:
+            raise InputError(f"engine.eager_prefill_host_s_per_layer.{k}", v, "out of range",
+                             valid)
+    return {k: float(v) for k, v in out.items()}
 
 
 def list_engines() -> list[str]:
@@ -213,8 +251,8 @@ def _build(m: Mapping[str, Any], name: str, version: str, source: str) -> Engine
             raise InputError(f"engine.{key}", x, "must be a whole number", "a whole number >= 1")
         return int(x)
 
-    def number(key: str, lo: float, hi: float, default: float | None = None) -> float:
-        x = m.get(key, default)
+    def number(key: str, lo: float, hi: float) -> float:
+        x = m.get(key)
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not lo <= x <= hi:
             raise InputError(f"engine.{key}", x, "out of range", f"a number in [{lo}, {hi}]")
         return float(x)
@@ -236,7 +274,8 @@ def _build(m: Mapping[str, Any], name: str, version: str, source: str) -> Engine
         chunked_prefill=chunked, mixing=choice("mixing", MIXING),
         iteration_overhead_s=number("iteration_overhead_s", 0.0, 1.0),
         iteration_overhead_basis=" ".join(str(m.get("iteration_overhead_basis", "")).split()),
-        eager_prefill_host_s_per_layer=number("eager_prefill_host_s_per_layer", 0.0, 0.1, 0.0),
+        eager_prefill_host_s_per_layer=_host_per_layer(m.get("eager_prefill_host_s_per_layer",
+                                                             0.0)),
         eager_prefill_basis=" ".join(str(m.get("eager_prefill_basis", "")).split()),
         kv_memory_rule=choice("kv_memory_rule", KV_RULES),
         kv_memory_fraction=number("kv_memory_fraction", 0.01, 1.0),

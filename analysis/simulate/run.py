@@ -23,7 +23,12 @@ from analysis.inputs.types import Hardware
 from analysis.simulate import cost as C
 from analysis.simulate.engine import EngineCaps, Trace, eager_forward_host_s, run_replica
 from analysis.simulate.metrics import run_metrics
-from analysis.simulate.profiles import kv_pool_bytes_per_gpu, load_profile
+from analysis.simulate.profiles import (
+    eager_host_s_per_layer,
+    host_layer_kind,
+    kv_pool_bytes_per_gpu,
+    load_profile,
+)
 from analysis.simulate.workload import ARRIVAL_KINDS, Requests, make_requests
 
 RUN_KEYS = ("name", "hardware", "gpus", "model", "precision", "layout", "engine", "workload",
@@ -241,8 +246,8 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
     profile, a = load_profile(engine, C.hardware_capacity_bytes(hw), degrees["tp"],
                               offline=(kind == "static"))
     assumptions += a
-    host_per_layer = 0.0 if mode == "sol" else profile.eager_prefill_host_s_per_layer
-    assumptions += _host_cost_assumptions(profile, model.num_layers, host_per_layer)
+    host_per_layer = 0.0 if mode == "sol" else eager_host_s_per_layer(profile, model)
+    assumptions += _host_cost_assumptions(profile, model, host_per_layer)
     isl_max, osl_max = int(req.isl.max()), int(req.osl.max())
     C.check_layout(model, strategy, isl_max, osl_max)
     opts = C.options(mode)
@@ -281,16 +286,16 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
     return metrics, profile, assumptions
 
 
-def _host_cost_assumptions(profile, layers: int, host_per_layer: float) -> list[str]:
+def _host_cost_assumptions(profile, model, host_per_layer: float) -> list[str]:
     """The engine's host costs as the run uses them: the per-iteration overhead, and the host
     launch time of an eager prompt iteration when there is one (none at speed of light)."""
     out = [(f"engine {profile.name} {profile.version} per-iteration overhead "
             f"{profile.iteration_overhead_s * 1e3:g} ms: {profile.iteration_overhead_basis}")]
     if host_per_layer:
         out.append(f"engine {profile.name} {profile.version} launches prompt iterations outside "
-                   f"CUDA graphs: at least {host_per_layer * 1e3:g} ms of host time per layer "
-                   f"({host_per_layer * layers * 1e3:.0f} ms per forward): "
-                   f"{profile.eager_prefill_basis}")
+                   f"CUDA graphs: at least {host_per_layer * 1e3:g} ms of host time per "
+                   f"{host_layer_kind(model)} layer ({host_per_layer * model.num_layers * 1e3:.0f}"
+                   f" ms per forward): {profile.eager_prefill_basis}")
     return out
 
 
