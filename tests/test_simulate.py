@@ -102,6 +102,35 @@ def test_two_requests_by_hand_prefill_first():
     assert gaps == {10.2: 3, 25.2: 1}
 
 
+def test_host_work_per_sequence_by_hand():
+    # the mixed, chunked run above with 1 ms of host work per sequence in each iteration:
+    # it 1: A's prompt + B's first chunk, 2 sequences: 25 + 2 = 27 ms. A's first token.
+    # it 2: A decodes + B's last chunk, 2 sequences: 15.1 + 2 = 17.1 ms -> 44.1 ms. B's first.
+    # it 3: A and B decode: 10.2 + 2 = 12.2 ms -> 56.3 ms, A done; it 4: B alone: 10.1 + 1
+    #       = 11.1 ms -> 67.4 ms.
+    from analysis.simulate.engine import iteration_host_s
+    assert iteration_host_s(0.0002, 1e-6, 4096) == pytest.approx(0.0002 + 0.004096)
+    tr = run_replica(two_requests(), toy_caps(sequence_overhead_s=0.001), StubCost())
+    assert tr.first_token_s == pytest.approx([0.027, 0.0441])
+    assert tr.done_s == pytest.approx([0.0563, 0.0674])
+
+
+def test_the_request_path_by_hand():
+    # closed loop at concurrency 1, the scheduler sees a request 5 ms after the client sends it:
+    # A sent at 0, seen at 5 ms; its prompt alone: 10 + 10 = 20 ms -> first token at 25 ms;
+    # two decodes of 10.1 ms -> done at 45.2 ms, when the client sends B; B seen at 50.2 ms,
+    # first token at 70.2 ms (TTFT 25 ms), done at 90.4 ms. The engine idles 5 ms per request.
+    tr = run_replica(two_requests(), toy_caps(request_path_s=0.005), StubCost(), concurrency=1)
+    assert tr.arrival_s == pytest.approx([0.0, 0.0452])
+    assert tr.first_token_s == pytest.approx([0.025, 0.0702])
+    assert tr.done_s == pytest.approx([0.0452, 0.0904])
+    # open loop (both sent at 0): the mixed, chunked run above, 5 ms later
+    tr = run_replica(two_requests(), toy_caps(request_path_s=0.005), StubCost())
+    assert tr.arrival_s == pytest.approx([0.0, 0.0])
+    assert tr.first_token_s == pytest.approx([0.030, 0.0451])
+    assert tr.done_s == pytest.approx([0.0553, 0.0654])
+
+
 def test_a_host_bound_prefill_iteration_takes_the_launch_time():
     # as the prefill-first run above, with prompt iterations launched eagerly at 20 ms of host
     # time per forward (decodes stay in CUDA graphs):

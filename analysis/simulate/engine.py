@@ -12,7 +12,8 @@ token budget per iteration and paged KV pool. Every iteration, on every rank:
    chunks alone when there are any and the decodes wait. With chunked prefill a prompt is cut to
    the budget left; without, it runs whole (alone if it exceeds the budget);
 3. the iteration takes the busiest rank's time from the cost model
-   (:class:`~analysis.simulate.cost.CostTables`) plus the engine's fixed overhead; an
+   (:class:`~analysis.simulate.cost.CostTables`) plus the engine's host time (a fixed part and
+   a part per sequence, :func:`iteration_host_s`); an
    iteration with prompt tokens in an engine that launches them outside CUDA graphs takes at
    least the host's launch time (:func:`launch_bound_s`);
 4. a prompt whose last chunk ran emits its first token at the iteration's end; every decode
@@ -64,6 +65,8 @@ class EngineCaps:
     block_size_tokens: int
     dp_assignment: str              # "round_robin" | "least_loaded"
     prefill_host_s: float = 0.0     # host launch time of a forward with prompt tokens (eager)
+    sequence_overhead_s: float = 0.0  # host work per sequence in an iteration
+    request_path_s: float = 0.0     # client send -> the scheduler sees it, tokens' way back
 
 
 def eager_forward_host_s(host_s_per_layer: float, layers: float) -> float:
@@ -72,6 +75,15 @@ def eager_forward_host_s(host_s_per_layer: float, layers: float) -> float:
     dispatch and launch of that layer's kernels; the engine profile's
     ``eager_prefill_host_s_per_layer`` and its source)."""
     return host_s_per_layer * layers
+
+
+def iteration_host_s(overhead_s: float, sequence_overhead_s: float, sequences: float) -> float:
+    """Host time an iteration adds to the GPU's, seconds: ``t = t_o + t_seq * n``, a fixed part
+    ``t_o`` (scheduling, launches outside CUDA graphs) and a part per sequence in the iteration
+    ``t_seq`` (its input metadata, sampling, detokenisation and streaming: work an engine does
+    for each running request every step). Attention-DP ranks schedule in parallel, so ``n`` is
+    the busiest rank's sequences."""
+    return overhead_s + sequence_overhead_s * sequences
 
 
 def launch_bound_s(gpu_s: float, host_s: float) -> float:
@@ -110,21 +122,23 @@ def run_replica(req: Requests, caps: EngineCaps, cost: IterationCost,
     sim = _Replica(req, caps, cost, concurrency)
     if sim.closed:
         for rid in range(min(int(concurrency), sim.n)):
-            sim.send(rid, 0.0)
+            sim.client_send(rid, 0.0)
         sim.next_send = min(int(concurrency), sim.n)
-    closed, n, times = sim.closed, sim.n, sim.times
     running, prefilling, stalls = sim.running, sim.prefilling, sim.stalls   # mutated in place
     waiting = sim.waiting
     send_arrivals, admit, decode_stretch, iteration = (sim.send_arrivals, sim.admit,
                                                        sim.decode_stretch, sim.iteration)
+    next_arrival = sim.next_arrival
     while True:
-        if not closed and sim.next_send < n and times[sim.next_send] <= sim.now:
+        t_next = next_arrival()
+        if t_next is not None and t_next <= sim.now:
             send_arrivals()
         if any(waiting):            # blocks only grow at admission, so the peak cannot move
             admit()
         if not any(running):
-            if not closed and sim.next_send < n:
-                sim.now = max(sim.now, times[sim.next_send])
+            t_next = next_arrival()
+            if t_next is not None:
+                sim.now = max(sim.now, t_next)
                 continue
             break
         if not any(prefilling) and not any(stalls):
@@ -170,6 +184,7 @@ class _Replica:
         self.chunked = caps.chunked_prefill
         self.overhead = caps.iteration_overhead_s
         self.prefill_host = caps.prefill_host_s
+        self.per_seq = caps.sequence_overhead_s
         self.least_loaded = caps.dp_assignment == "least_loaded"
         self.arrival = [math.nan] * n
         self.first = [math.nan] * n
@@ -190,8 +205,10 @@ class _Replica:
         self.iterations = 0
         self.now = 0.0
         self.closed = concurrency is not None
-        self.times = req.arrival_s.tolist()
+        self.path = caps.request_path_s
+        self.times = (req.arrival_s + self.path).tolist()   # open loop: at the scheduler
         self.next_send = 0          # next request to send (both loops send in id order)
+        self.pending: deque[tuple[float, int]] = deque()  # closed loop: sent, not yet there
 
     # ---------------------------------------------------------------- arrivals and admission
 
@@ -201,25 +218,46 @@ class _Replica:
         loads = [4 * len(self.waiting[r]) + self.running[r] for r in range(self.R)]
         return loads.index(min(loads))
 
-    def send(self, rid: int, t: float) -> None:
+    def send(self, rid: int) -> None:
+        """Request ``rid`` reaches the scheduler: it queues on a rank."""
         r = self.target_rank()
         self.rr += 1
-        self.arrival[rid] = t
         self.waiting[r].append(rid)
 
+    def client_send(self, rid: int, t: float) -> None:
+        """A closed loop's client sends ``rid`` at ``t``; the scheduler sees it ``path`` later."""
+        self.arrival[rid] = t
+        if self.path > 0:
+            self.pending.append((t + self.path, rid))
+        else:
+            self.send(rid)
+
+    def next_arrival(self) -> float | None:
+        """When the next request not yet queued reaches the scheduler, or None."""
+        if self.pending:
+            return self.pending[0][0]
+        if not self.closed and self.next_send < self.n:
+            return self.times[self.next_send]
+        return None
+
     def send_arrivals(self) -> None:
-        """Open loop: send every request that has arrived by now."""
-        times = self.times
-        while self.next_send < self.n and times[self.next_send] <= self.now:
-            self.send(self.next_send, times[self.next_send])
-            self.next_send += 1
+        """Queue every request that has reached the scheduler by now."""
+        pending, now = self.pending, self.now
+        while pending and pending[0][0] <= now:
+            self.send(pending.popleft()[1])
+        if not self.closed:
+            times, path = self.times, self.path
+            while self.next_send < self.n and times[self.next_send] <= now:
+                self.arrival[self.next_send] = times[self.next_send] - path
+                self.send(self.next_send)
+                self.next_send += 1
 
     def finish(self, r: int, rid: int, t: float) -> None:
         self.done[rid] = t
         self.blocks[r] -= self.need[rid]
         self.running[r] -= 1
         if self.closed and self.next_send < self.n:
-            self.send(self.next_send, t)
+            self.client_send(self.next_send, t)
             self.next_send += 1
 
     def admit(self) -> None:
@@ -252,7 +290,7 @@ class _Replica:
             nd = n_dec[0]
             c, m = cost.decode_attention(nd, (ctx_base[0] + nd * (dstep[0] + (k + 1) / 2)) / nd)
             worst = max(0.0, cost.attention_s(c, m) + cost.head(nd))
-            return cost.iteration_s(nd, worst) + self.overhead
+            return cost.iteration_s(nd, worst) + iteration_host_s(self.overhead, self.per_seq, nd)
         worst = 0.0
         seen = set()                # ranks in the same state (waves) are priced once
         for r in range(self.R):
@@ -264,7 +302,9 @@ class _Replica:
                 seen.add((nd, ctx_sum))
                 c, m = cost.decode_attention(nd, ctx_sum / nd)
                 worst = max(worst, cost.attention_s(c, m) + cost.head(nd))
-        return cost.iteration_s(max(n_dec), worst) + self.overhead
+        busiest = max(n_dec)
+        return cost.iteration_s(busiest, worst) + iteration_host_s(self.overhead, self.per_seq,
+                                                                   busiest)
 
     def decode_stretch(self) -> None:
         """Decode-only iterations advanced at once, up to the next completion, or to the next
@@ -272,12 +312,13 @@ class _Replica:
         n_dec, dstep, heaps, R, itl = self.n_dec, self.dstep, self.heaps, self.R, self.itl
         k = min(heaps[r][0][0] - dstep[r] for r in range(R) if n_dec[r])
         t = self.stretch_s(k)
-        nxt = self.next_send
         now = self.now
-        if not self.closed and nxt < self.n and now + k * t > self.times[nxt]:
+        t_next = self.next_arrival()
+        if t_next is not None and now + k * t > t_next:
+            nxt = self.pending[0][1] if self.pending else self.next_send
             r = self.target_rank()
             if self.running[r] < self.cap_run and self.blocks[r] + self.need[nxt] <= self.kv_cap:
-                k2 = max(1, math.ceil((self.times[nxt] - now) / t))
+                k2 = max(1, math.ceil((t_next - now) / t))
                 if k2 < k:
                     k = k2
                     t = self.stretch_s(k)
@@ -310,6 +351,7 @@ class _Replica:
         busiest = 0
         worst = 0.0
         prompts = False
+        seqs = 0
         plan = []
         for r in range(self.R):
             p = self.plan_rank(r)
@@ -318,11 +360,12 @@ class _Replica:
                 busiest = max(busiest, tokens)
                 worst = max(worst, s)
                 prompts = prompts or bool(p[1])
+                seqs = max(seqs, (self.n_dec[r] if p[0] else 0) + len(p[1]))
             plan.append(p)
         t = self.cost.iteration_s(busiest, worst)
         if prompts:
             t = launch_bound_s(t, self.prefill_host)
-        t += self.overhead
+        t += iteration_host_s(self.overhead, self.per_seq, seqs)
         self.now += t
         self.iterations += 1
         for r in range(self.R):

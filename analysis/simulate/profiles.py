@@ -37,7 +37,12 @@ class EngineProfile:
     ``eager_prefill_host_s_per_layer`` is the host (CPU) time to launch one layer's kernels when
     an iteration with prompt tokens runs outside CUDA graphs, by layer kind
     (:data:`LAYER_KINDS`; 0 where the engine captures prefill in graphs or launches from C++);
-    ``eager_prefill_basis`` is its source.
+    ``eager_prefill_basis`` is its source. ``sequence_overhead_s`` is the host work per
+    sequence in an iteration (:func:`analysis.simulate.engine.iteration_host_s`);
+    ``sequence_overhead_basis`` says where it comes from. ``request_path_s`` is the time a
+    served request spends outside the engine's iterations (HTTP, tokenisation, the hand-over to
+    the scheduler, and its tokens' way back to the client), counted on the way in;
+    ``request_path_basis`` says where it comes from.
     """
 
     name: str
@@ -51,6 +56,10 @@ class EngineProfile:
     iteration_overhead_basis: str
     eager_prefill_host_s_per_layer: dict[str, float]
     eager_prefill_basis: str
+    sequence_overhead_s: float
+    sequence_overhead_basis: str
+    request_path_s: float
+    request_path_basis: str
     kv_memory_rule: str
     kv_memory_fraction: float
     block_size_tokens: int
@@ -62,8 +71,9 @@ class EngineProfile:
 
 
 OVERRIDABLE = ("max_running_requests", "max_tokens_per_iteration", "chunked_prefill", "mixing",
-               "iteration_overhead_s", "eager_prefill_host_s_per_layer", "kv_memory_fraction",
-               "block_size_tokens", "dp_assignment")
+               "iteration_overhead_s", "sequence_overhead_s", "request_path_s",
+               "eager_prefill_host_s_per_layer",
+               "kv_memory_fraction", "block_size_tokens", "dp_assignment")
 
 
 #: Layer kinds with their own host launch time: MLA attention (DeepSeek-V2/V3 class, MoE or
@@ -277,6 +287,10 @@ def _build(m: Mapping[str, Any], name: str, version: str, source: str) -> Engine
         eager_prefill_host_s_per_layer=_host_per_layer(m.get("eager_prefill_host_s_per_layer",
                                                              0.0)),
         eager_prefill_basis=" ".join(str(m.get("eager_prefill_basis", "")).split()),
+        sequence_overhead_s=number("sequence_overhead_s", 0.0, 1e-3),
+        sequence_overhead_basis=" ".join(str(m.get("sequence_overhead_basis", "")).split()),
+        request_path_s=number("request_path_s", 0.0, 1.0),
+        request_path_basis=" ".join(str(m.get("request_path_basis", "")).split()),
         kv_memory_rule=choice("kv_memory_rule", KV_RULES),
         kv_memory_fraction=number("kv_memory_fraction", 0.01, 1.0),
         block_size_tokens=integer("block_size_tokens"),

@@ -248,6 +248,11 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
     assumptions += a
     host_per_layer = 0.0 if mode == "sol" else eager_host_s_per_layer(profile, model)
     assumptions += _host_cost_assumptions(profile, model, host_per_layer)
+    if request_path_s(profile, kind, mode):
+        assumptions.append(f"engine {profile.name} {profile.version}: a request reaches the "
+                           f"scheduler {profile.request_path_s * 1e3:g} ms after it is sent "
+                           f"(HTTP, tokenisation, the tokens' way back): "
+                           f"{profile.request_path_basis}")
     isl_max, osl_max = int(req.isl.max()), int(req.osl.max())
     C.check_layout(model, strategy, isl_max, osl_max)
     opts = C.options(mode)
@@ -260,7 +265,9 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
         iteration_overhead_s=profile.iteration_overhead_s,
         kv_capacity_blocks=kv_tokens // profile.block_size_tokens,
         block_size_tokens=profile.block_size_tokens, dp_assignment=profile.dp_assignment,
-        prefill_host_s=eager_forward_host_s(host_per_layer, model.num_layers / degrees["pp"]))
+        prefill_host_s=eager_forward_host_s(host_per_layer, model.num_layers / degrees["pp"]),
+        sequence_overhead_s=0.0 if mode == "sol" else profile.sequence_overhead_s,
+        request_path_s=request_path_s(profile, kind, mode))
     tables = _cost_tables(
         hw, model, strategy, opts,
         max_tokens_per_rank=max(profile.max_tokens_per_iteration, profile.max_running_requests)
@@ -286,11 +293,19 @@ def simulate_objects(hw, model, strategy, req: Requests, kind: str, conc: int | 
     return metrics, profile, assumptions
 
 
+def request_path_s(profile, kind: str, mode: str) -> float:
+    """The engine's request path for a run of arrival ``kind`` in ``mode``, seconds: none for
+    a static batch (an offline engine has no HTTP client) or at speed of light."""
+    return 0.0 if kind == "static" or mode == "sol" else profile.request_path_s
+
+
 def _host_cost_assumptions(profile, model, host_per_layer: float) -> list[str]:
     """The engine's host costs as the run uses them: the per-iteration overhead, and the host
     launch time of an eager prompt iteration when there is one (none at speed of light)."""
     out = [(f"engine {profile.name} {profile.version} per-iteration overhead "
-            f"{profile.iteration_overhead_s * 1e3:g} ms: {profile.iteration_overhead_basis}")]
+            f"{profile.iteration_overhead_s * 1e3:g} ms: {profile.iteration_overhead_basis}"),
+           (f"engine {profile.name} {profile.version} host work per sequence per iteration "
+            f"{profile.sequence_overhead_s * 1e6:g} us: {profile.sequence_overhead_basis}")]
     if host_per_layer:
         out.append(f"engine {profile.name} {profile.version} launches prompt iterations outside "
                    f"CUDA graphs: at least {host_per_layer * 1e3:g} ms of host time per "

@@ -41,7 +41,12 @@ from analysis.inputs.errors import InputError
 from analysis.inputs.read.mapping import PRESETS_DIR
 from analysis.inputs.types import Calibration
 from analysis.validation.data import HERE
-from analysis.validation.predict import closed_form, preset_hardware, stated_overhead_s
+from analysis.validation.predict import (
+    closed_form,
+    preset_hardware,
+    sequence_overhead_s,
+    stated_overhead_s,
+)
 
 OVERHEADS_YAML = HERE / "fitted_overheads.yaml"
 
@@ -90,7 +95,8 @@ def _objective(gpu: str, cases: list[dict], params: Mapping[str, float],
     hw = replace(preset_hardware(gpu), calibration=cal)
     kinds: dict[str, list[float]] = {}
     for c in cases:
-        pred = closed_form(c["row"], "calibrated", hw, overheads[c["engine"]])
+        pred = closed_form(c["row"], "calibrated", hw, overheads[c["engine"]],
+                           sequence_overhead_s(c["engine"], "calibrated"))
         err = abs(math.log(pred / c["measured"])) if pred > 0 else 10.0
         kinds.setdefault(c["metric_kind"], []).append(err)
     return float(np.mean([np.mean(v) for v in kinds.values()]))

@@ -9,10 +9,12 @@ Which path a case takes (issue 11, item 4):
 * ``closed_form``: one static batch (``gptSessionBenchmark``, ``benchmark_latency``, batch-1
   prefill, a node's prefill or decode step): :func:`closed_form` below.
 
-A per-iteration overhead ``t_o`` (host work, scheduling, sampling, launches outside graphs) is
-added to every engine iteration: in the simulator through the engine's
-``iteration_overhead_s``; in the closed form as ``TTFT + t_o`` and ``TPOT + t_o`` (one
-iteration per output token). Speed-of-light mode uses ``t_o = 0``.
+A per-iteration host time ``t_o + t_seq * n`` (scheduling, launches outside graphs, and work
+per sequence: input metadata, sampling, detokenisation) is added to every engine iteration of
+``n`` sequences: in the simulator through the engine's ``iteration_overhead_s`` and
+``sequence_overhead_s``; in the closed form as ``TTFT + t_o + t_seq * b`` and ``TPOT + t_o +
+t_seq * b`` for a batch of ``b`` (one iteration per output token). Speed-of-light mode uses
+``t_o = t_seq = 0``.
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ def stated_overhead_s(engine: str, gpu: str) -> float:
     return load_profile(engine, hw.hbm_capacity_bytes, 1)[0].iteration_overhead_s
 
 
+@cache
+def sequence_overhead_s(engine: str, mode: str) -> float:
+    """The engine profile's host work per sequence per iteration, seconds; 0 at speed of light
+    and for an engine without a profile (gpt-fast). Host-side, so the same on every GPU."""
+    if mode == "sol" or engine not in ("vllm", "sglang", "trtllm"):
+        return 0.0
+    return load_profile(engine, 80e9, 1)[0].sequence_overhead_s
+
+
 def mode_used(hw: Hardware, mode: str) -> str:
     """What actually produced a prediction: calibrated mode on a GPU without curves is the
     derated estimate, and says so; transferred curves say so too."""
@@ -102,11 +113,12 @@ def kv_free_reserve_fraction(sc: Scenario, strategy: Strategy, kv_fraction: floa
 
 
 def closed_form(row: Mapping[str, Any], mode: str = "calibrated", hardware: Hardware | None =
-                None, overhead_s: float = 0.0) -> float:
+                None, overhead_s: float = 0.0, sequence_overhead_s: float = 0.0) -> float:
     """The closed-form prediction of one case, in its measured unit, with ``overhead_s`` per
-    engine iteration. Also the fit's surrogate for simulated cases (``serve_max``: the
-    steady state of :func:`analysis.estimate.serving.serve` at the memory-bound concurrency,
-    its TPOT lengthened by ``overhead_s``)."""
+    engine iteration and ``sequence_overhead_s`` per sequence in it. Also the fit's surrogate
+    for simulated cases (``serve_max``: the steady state of
+    :func:`analysis.estimate.serving.serve` at the memory-bound concurrency, its TPOT lengthened
+    by the host time of an iteration of the running requests)."""
     if mode not in MODES:
         raise InputError("mode", mode, "unknown mode", ", ".join(MODES))
     hw = hardware or preset_hardware(row["gpu_preset"])
@@ -116,11 +128,13 @@ def closed_form(row: Mapping[str, Any], mode: str = "calibrated", hardware: Hard
     est = row["estimator"]
     lay = E.Layouts.from_strategies([strategy])
     isl, osl, b = int(row["isl"]), int(row["osl"]), sc.workload.batch_sequences
-    t_o = overhead_s
+    t_o = overhead_s + sequence_overhead_s * b
     if est == "serve_max":
         from analysis.estimate.serving import serve
         cap = row.get("running_cap")    # the engine's max_batch_size (trtllm-bench build)
         s = serve(sc, strategy, isl, osl, float(cap) if cap else None, None, opts)
+        per_rank = min(s.concurrency, s.running) / (strategy.dp * strategy.dp_attn)
+        t_o = overhead_s + sequence_overhead_s * per_rank
         out = s.output_tokens_per_s * s.tpot_s / (s.tpot_s + t_o)
         return out * (isl + osl) / osl if row.get("quantity") == "total_tokens_per_s" else out
     if est == "decode_node":
@@ -152,11 +166,15 @@ def closed_form(row: Mapping[str, Any], mode: str = "calibrated", hardware: Hard
 # Simulator: one benchmark run
 # --------------------------------------------------------------------------------------------
 
-def simulate_case(run: Mapping[str, Any], mode: str, hw: Hardware, overhead_s: float) -> dict:
+def simulate_case(run: Mapping[str, Any], mode: str, hw: Hardware, overhead_s: float,
+                  sequence_overhead: float | None = None) -> dict:
     """Simulate ``run`` (a run mapping without hardware and mode) on ``hw`` in ``mode`` with
-    ``overhead_s`` per iteration; the simulator's output dict."""
+    ``overhead_s`` per iteration and ``sequence_overhead`` per sequence in it (default: the
+    engine profile's); the simulator's output dict."""
     from analysis.simulate.run import simulate_run
 
     engine = dict(run.get("engine") or {"name": "generic"})
     engine["iteration_overhead_s"] = overhead_s
+    if sequence_overhead is not None:
+        engine["sequence_overhead_s"] = sequence_overhead
     return simulate_run(dict(run, engine=engine, mode=mode, hardware=hw))

@@ -18,14 +18,20 @@ from analysis.validation.cache import cached_table
 from analysis.validation.cases import all_cases
 from analysis.validation.data import ALL_METRIC_KINDS, MODES
 from analysis.validation.fit import (
+    FITTED_GPUS,
     TRANSFERRED,
-    fit_all,
     fit_gpu,
     load_overheads,
     overhead_for,
     transfer_note,
 )
-from analysis.validation.predict import closed_form, mode_used, preset_hardware, simulate_case
+from analysis.validation.predict import (
+    closed_form,
+    mode_used,
+    preset_hardware,
+    sequence_overhead_s,
+    simulate_case,
+)
 
 WORKLOAD_KINDS = ("static", "closed_loop", "poisson", "burst", "offline")
 
@@ -68,11 +74,16 @@ def case_hardware(gpu: str, calibrations: Mapping[str, Calibration] | None) -> H
     return hw
 
 
-def predict_case(case: Mapping, mode: str, hw: Hardware, overhead_s: float) -> float:
-    """One case's prediction in its measured unit."""
+def predict_case(case: Mapping, mode: str, hw: Hardware, overhead_s: float,
+                 sequence_overhead: float | None = None) -> float:
+    """One case's prediction in its measured unit (``sequence_overhead``: seconds per sequence
+    per iteration; default the engine profile's)."""
+    t_seq = sequence_overhead_s(case["engine"], mode) if sequence_overhead is None \
+        else sequence_overhead
     if case["path"] == "closed_form":
-        return closed_form(case["row"], mode, hw, overhead_s)
-    return simulated_quantity(simulate_case(case["run"], mode, hw, overhead_s), case["quantity"])
+        return closed_form(case["row"], mode, hw, overhead_s, t_seq)
+    return simulated_quantity(simulate_case(case["run"], mode, hw, overhead_s, t_seq),
+                              case["quantity"])
 
 
 def simulated_quantity(out: Mapping, quantity: str) -> float:
@@ -85,31 +96,39 @@ def simulated_quantity(out: Mapping, quantity: str) -> float:
 def validation_table(mode: str = "calibrated",
                      calibrations: Mapping[str, Calibration] | None = None,
                      overheads: Mapping[str, Mapping[str, float]] | None = None,
-                     cases: list[dict] | None = None) -> pd.DataFrame:
-    """Every case predicted in ``mode``. ``calibrations`` (GPU -> curves) and ``overheads``
-    (GPU -> engine -> seconds per iteration) replace the presets' and the stored fit's. The
-    default table (all three None) comes from :mod:`.cache` when the inputs are unchanged."""
-    if calibrations is None and overheads is None and cases is None:
+                     cases: list[dict] | None = None,
+                     sequence_overheads: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Every case predicted in ``mode``. ``calibrations`` (GPU -> curves), ``overheads``
+    (GPU -> engine -> seconds per iteration) and ``sequence_overheads`` (engine -> seconds per
+    sequence per iteration) replace the presets', the stored fit's and the engine profiles'.
+    The default table (all None) comes from :mod:`.cache` when the inputs are unchanged."""
+    if calibrations is None and overheads is None and cases is None \
+            and sequence_overheads is None:
         return cached_table(mode, lambda: _predict_all(mode, None, load_overheads(),
                                                        all_cases()))
     ov = load_overheads() if overheads is None else overheads
-    return _predict_all(mode, calibrations, ov, all_cases() if cases is None else cases)
+    return _predict_all(mode, calibrations, ov, all_cases() if cases is None else cases,
+                        sequence_overheads)
 
 
 def _predict_all(mode: str, calibrations: Mapping[str, Calibration] | None,
-                 ov: Mapping[str, Mapping[str, float]], cases: list[dict]) -> pd.DataFrame:
+                 ov: Mapping[str, Mapping[str, float]], cases: list[dict],
+                 sequence_overheads: Mapping[str, float] | None = None) -> pd.DataFrame:
     rows = []
     runs: dict[tuple, dict] = {}     # a serving row's metrics share one run: simulate it once
     for c in cases:
         hw = case_hardware(c["gpu"], calibrations)
         t_o = overhead_for(c["gpu"], c["engine"], mode, ov)
+        t_seq = sequence_overhead_s(c["engine"], mode)
+        if sequence_overheads is not None and mode != "sol":
+            t_seq = sequence_overheads.get(c["engine"], t_seq)
         if c["path"] == "simulate":
             key = (id(c["run"]), c["gpu"], t_o)
             if key not in runs:
-                runs[key] = simulate_case(c["run"], mode, hw, t_o)
+                runs[key] = simulate_case(c["run"], mode, hw, t_o, t_seq)
             pred = simulated_quantity(runs[key], c["quantity"])
         else:
-            pred = predict_case(c, mode, hw, t_o)
+            pred = predict_case(c, mode, hw, t_o, t_seq)
         rows.append({k: c[k] for k in ("case_id", "dataset", "row_id", "source", "engine",
                                        "gpu", "model", "layout", "isl", "osl",
                                        "workload_kind", "concurrency", "metric_kind",
@@ -166,15 +185,18 @@ def error_by(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
 
 
 def leave_one_source_out(mode: str = "calibrated") -> pd.DataFrame:
-    """For each source: fit every GPU's curves and overheads on the calibration-split cases
-    of the OTHER sources, predict the held-out source's cases (all of them, both splits).
+    """For each source: refit the curves and overheads of every GPU the source has
+    calibration cases on, on the calibration-split cases of the OTHER sources, and predict the
+    source's cases (all of them, both splits); the other GPUs keep the stored fit.
 
-    A GPU's fit reads only that GPU's calibration cases, so leaving a source out changes the
-    fit of the GPUs the source has calibration cases on and no other: those are refitted,
-    the rest keep the fit on every case (the same numbers as refitting them, at a fraction
-    of the time)."""
+    A GPU's fit reads only that GPU's calibration cases, so leaving a source out changes no
+    other GPU's. The refit is the bounded surrogate fit (:func:`.fit.fit_gpu`); the
+    simulator stage of :mod:`.host_fit` (H100's and H200's GEMM peaks, the engines' host work
+    per sequence) is not rerun per source (about 10 minutes each): those five values come from
+    every source, the one leak of this table."""
     cases = all_cases()
-    full_cals, full_ovs = fit_all(cases)
+    full_cals = {g: c for g in FITTED_GPUS if (c := preset_hardware(g).calibration)}
+    full_ovs = load_overheads()
     parts = []
     for src in sorted({c["source"] for c in cases}):
         train = [c for c in cases if c["source"] != src]
