@@ -12,12 +12,13 @@ token budget per iteration and paged KV pool. Every iteration, on every rank:
    chunks alone when there are any and the decodes wait. With chunked prefill a prompt is cut to
    the budget left; without, it runs whole (alone if it exceeds the budget);
 3. the iteration takes the busiest rank's time from the cost model
-   (:class:`~analysis.simulate.cost.CostTables`) plus the engine's host time (a fixed part and
-   a part per sequence, :func:`iteration_host_s`); an
-   iteration with prompt tokens in an engine that launches them outside CUDA graphs takes at
-   least the host's launch time (:func:`launch_bound_s`);
+   (:class:`~analysis.simulate.cost.CostTables`) plus the host's (:mod:`.host`: a fixed part, a
+   part per sequence, the launch time of a prompt iteration run without CUDA graphs);
 4. a prompt whose last chunk ran emits its first token at the iteration's end; every decode
    emits one token; a request ends with its last token and frees its blocks.
+
+A request reaches the schedulers ``request_path_s`` after its client sends it (HTTP,
+tokenisation, the way back of its tokens); its latencies run from the send.
 
 Speed: between events (an admission, a prompt chunk, a completion, an admissible arrival) every
 iteration has the same composition: only the contexts grow, by one token per iteration. Such a
@@ -36,7 +37,8 @@ from typing import Protocol
 
 import numpy as np
 
-from analysis.inputs.errors import InputError
+from analysis.simulate.host import iteration_host_s, launch_bound_s
+from analysis.simulate.kv_blocks import blocks_needed
 from analysis.simulate.workload import Requests
 
 
@@ -69,32 +71,6 @@ class EngineCaps:
     request_path_s: float = 0.0     # client send -> the scheduler sees it, tokens' way back
 
 
-def eager_forward_host_s(host_s_per_layer: float, layers: float) -> float:
-    """Host time to launch one forward's kernels one by one (no CUDA graph), seconds:
-    ``t_host = layers * t_layer``, with ``t_layer`` the engine's host time per layer (Python
-    dispatch and launch of that layer's kernels; the engine profile's
-    ``eager_prefill_host_s_per_layer`` and its source)."""
-    return host_s_per_layer * layers
-
-
-def iteration_host_s(overhead_s: float, sequence_overhead_s: float, sequences: float) -> float:
-    """Host time an iteration adds to the GPU's, seconds: ``t = t_o + t_seq * n``, a fixed part
-    ``t_o`` (scheduling, launches outside CUDA graphs) and a part per sequence in the iteration
-    ``t_seq`` (its input metadata, sampling, detokenisation and streaming: work an engine does
-    for each running request every step). Attention-DP ranks schedule in parallel, so ``n`` is
-    the busiest rank's sequences."""
-    return overhead_s + sequence_overhead_s * sequences
-
-
-def launch_bound_s(gpu_s: float, host_s: float) -> float:
-    """Time of a forward whose kernels the host launches one at a time:
-    ``t = max(t_gpu, t_host)``. Launches are asynchronous, so the GPU's work hides the host's
-    while the GPU is the slower; when the host is, the GPU idles between kernels and the forward
-    takes the host's time (CUDA programming guide, "Asynchronous Concurrent Execution"; the
-    reason engines capture decode in CUDA graphs)."""
-    return max(gpu_s, host_s)
-
-
 @dataclass
 class Trace:
     """What one replica did. Times in seconds from the first send."""
@@ -108,11 +84,6 @@ class Trace:
     peak_kv_fraction: float         # busiest rank's reserved blocks / capacity, at the peak
     kv_limited: bool                # admission ever waited for KV blocks
     running_limited: bool           # admission ever waited for the running-request cap
-
-
-def blocks_for(tokens: int, block_size_tokens: int) -> int:
-    """KV blocks a sequence of ``tokens`` occupies: ``ceil(tokens / block size)``."""
-    return -(-tokens // block_size_tokens)
 
 
 def run_replica(req: Requests, caps: EngineCaps, cost: IterationCost,
@@ -146,20 +117,6 @@ def run_replica(req: Requests, caps: EngineCaps, cost: IterationCost,
         else:
             iteration()
     return sim.trace()
-
-
-def blocks_needed(isl: list[int], osl: list[int], caps: EngineCaps) -> list[int]:
-    """KV blocks each request reserves at admission; an :class:`InputError` when one request
-    alone needs more than a rank's pool."""
-    bs = caps.block_size_tokens
-    need = [blocks_for(i + o, bs) for i, o in zip(isl, osl, strict=True)]
-    if max(need) > caps.kv_capacity_blocks:
-        big = int(np.argmax(need))
-        raise InputError("workload", f"isl {isl[big]} + osl {osl[big]}",
-                         f"one request needs {need[big]} KV blocks of {bs} tokens but a rank's "
-                         f"pool holds {caps.kv_capacity_blocks}",
-                         "shorter requests, more GPUs per rank (tp, pp) or a larger KV fraction")
-    return need
 
 
 class _Replica:

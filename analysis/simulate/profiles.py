@@ -38,7 +38,7 @@ class EngineProfile:
     an iteration with prompt tokens runs outside CUDA graphs, by layer kind
     (:data:`LAYER_KINDS`; 0 where the engine captures prefill in graphs or launches from C++);
     ``eager_prefill_basis`` is its source. ``sequence_overhead_s`` is the host work per
-    sequence in an iteration (:func:`analysis.simulate.engine.iteration_host_s`);
+    sequence in an iteration (:func:`analysis.simulate.host.iteration_host_s`);
     ``sequence_overhead_basis`` says where it comes from. ``request_path_s`` is the time a
     served request spends outside the engine's iterations (HTTP, tokenisation, the hand-over to
     the scheduler, and its tokens' way back to the client), counted on the way in;

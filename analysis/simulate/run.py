@@ -21,7 +21,8 @@ from analysis.inputs.read.mapping import (
 )
 from analysis.inputs.types import Hardware
 from analysis.simulate import cost as C
-from analysis.simulate.engine import EngineCaps, Trace, eager_forward_host_s, run_replica
+from analysis.simulate.engine import EngineCaps, Trace, run_replica
+from analysis.simulate.host import eager_forward_host_s
 from analysis.simulate.metrics import run_metrics
 from analysis.simulate.profiles import (
     eager_host_s_per_layer,

@@ -2,7 +2,7 @@
 
 Every engine does some host work per running request in every iteration (building its input
 metadata, sampling, appending the token, stop checks, detokenising, streaming): ``t_seq`` in
-:func:`analysis.simulate.engine.iteration_host_s`. Without it the model has no cost that grows
+:func:`analysis.simulate.host.iteration_host_s`. Without it the model has no cost that grows
 with the batch but not with the GPU's work, and the bounded fit of :mod:`.fit` made up for it by
 lowering the GEMM peak: TensorRT-LLM 0.17's max-throughput runs were predicted 15-25% too slow
 at TP 1-2 (small, KV-limited batches) and 3-25% too fast at TP 8 (batches of 1,000-4,000
