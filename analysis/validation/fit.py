@@ -242,10 +242,13 @@ def write_calibrations(cals: Mapping[str, Calibration] | None = None,
 def write_overheads(overheads: Mapping[str, Mapping[str, float]], path: Path = OVERHEADS_YAML
                     ) -> Path:
     """Store the fitted per-iteration overheads (GPU -> engine -> seconds)."""
-    lines = ["# Per-iteration engine overheads fitted with the GPU curves (analysis/validation/",
-             "# fit.py; refit with `python -m analysis validate --refit`): host work per",
-             "# iteration (scheduling, sampling, input preparation, launches), seconds,",
-             f"# bounded to {BOUNDS['iteration_overhead_s']}. gpt-fast = the generic profile.",
+    lines = ["# Per-iteration engine overheads: fixed host work per iteration (scheduling,",
+             "# sampling, input preparation, launches), seconds, per GPU and engine, bounded",
+             (f"# to {BOUNDS['iteration_overhead_s']}. Fitted with the GPU curves (analysis/"
+              "validation/fit.py,"),
+             "# `python -m analysis validate --refit`), then refitted through the simulator",
+             "# beside the host work per sequence (analysis/validation/host_fit.py, step 4).",
+             "# gpt-fast = the generic profile.",
              "overheads:"]
     for gpu in sorted(overheads):
         lines.append(f"  {gpu}:")

@@ -12,16 +12,20 @@ sequences), and H100's ``compute_max`` sat on its lower bound (0.30), which made
 This module fits ``t_seq`` per engine family together with the GEMM peak of the GPUs whose
 rows carry it (H100, H200), on the calibration split only, through the same predictions
 ``validate`` reports (the simulator for benchmark runs, the closed form for a static batch),
-by a deterministic grid scan, in three steps:
+by a deterministic grid scan, in four steps:
 
 1. H100 ``compute_max`` x TensorRT-LLM ``t_seq`` (the engine of most calibration rows);
 2. SGLang's and vLLM's ``t_seq`` (rows of their own: independent of each other);
-3. H200 ``compute_max``.
+3. H200 ``compute_max``;
+4. the fixed host time per iteration ``t_o`` of every (GPU, engine) pair the surrogate fit
+   stored (``fitted_overheads.yaml``): with ``t_seq`` in the model, a batch's host time no
+   longer has to hide in ``t_o``.
 
 Objective: the mean ``|log(pred / meas)|`` over calibration-split cases, each metric kind
 weighted equally (as :mod:`.fit`). ``python -m analysis.validation.host_fit`` reruns it (about
 10 minutes) and prints every grid point; the chosen values are stored in the engine profiles
-(``sequence_overhead_s``) and the GPU presets (``calibration.compute_max``), each saying so.
+(``sequence_overhead_s``), the GPU presets (``calibration.compute_max``) and
+``fitted_overheads.yaml``, each saying so.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.inputs.types import Calibration
-from analysis.validation.fit import FITTED_GPUS
+from analysis.validation.fit import FITTED_GPUS, GRIDS, load_overheads
 from analysis.validation.predict import preset_hardware
 
 #: Bounds of the host work per sequence per iteration, seconds: from none to 10 us (vLLM V1's
@@ -67,10 +71,30 @@ def stored_calibrations(compute_max: Mapping[str, float] | None = None
     return out
 
 
-def _table(compute_max: Mapping[str, float], seq: Mapping[str, float]) -> pd.DataFrame:
+def _table(compute_max: Mapping[str, float], seq: Mapping[str, float],
+           overheads: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
     from analysis.validation.report import validation_table
     return validation_table("calibrated", calibrations=stored_calibrations(compute_max),
-                            sequence_overheads=seq)
+                            sequence_overheads=seq, overheads=overheads)
+
+
+def pair_objective(df: pd.DataFrame, gpu: str, engine: str) -> float:
+    """:func:`calibration_objective` over the calibration cases of one GPU and engine."""
+    return calibration_objective(df[df["gpu"] == gpu], engine)
+
+
+def scan_overheads(compute: Mapping[str, float], seq: Mapping[str, float],
+                   stored: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """Step 4: every stored (GPU, engine) per-iteration overhead over :data:`.fit.GRIDS`'
+    grid at once (each case has one GPU and one engine, so the pairs do not interact).
+    Columns: t_o, then one objective per ``GPU/engine``."""
+    rows = []
+    for t_o in GRIDS["iteration_overhead_s"]:
+        ov = {g: {e: t_o for e in es} for g, es in stored.items()}
+        df = _table(compute, seq, ov)
+        rows.append({"t_o": t_o} | {f"{g}/{e}": pair_objective(df, g, e)
+                                    for g, es in stored.items() for e in es})
+    return pd.DataFrame(rows)
 
 
 def scan(compute_gpu: str | None, compute_grid: Sequence[float], engines: Sequence[str],
@@ -102,10 +126,11 @@ def stored_values() -> tuple[dict[str, float], dict[str, float]]:
             {e: sequence_overhead_s(e, "calibrated") for e in ("trtllm", "sglang", "vllm")})
 
 
-def fit(verbose: bool = True) -> tuple[dict[str, float], dict[str, float]]:
-    """One sweep of the three steps of the module docstring from the stored values; returns
-    (GPU -> compute_max, engine -> t_seq). The stored values are its fixed point: a rerun from
-    them returns them."""
+def fit(verbose: bool = True) -> tuple[dict[str, float], dict[str, float],
+                                      dict[str, dict[str, float]]]:
+    """One sweep of the steps of the module docstring from the stored values; returns (GPU ->
+    compute_max, engine -> t_seq, GPU -> engine -> t_o). The stored values are its fixed
+    point: a rerun from them returns them."""
     compute, seq = stored_values()
     step1 = scan("H100-SXM", COMPUTE_GRID, ["trtllm"], SEQUENCE_GRID, compute, seq)
     b1 = best(step1)
@@ -115,14 +140,18 @@ def fit(verbose: bool = True) -> tuple[dict[str, float], dict[str, float]]:
         seq[e] = best(step2, e)["t_seq"]
     step3 = scan("H200", COMPUTE_GRID, [], [seq["trtllm"]], compute, seq)
     compute["H200"] = best(step3)["compute_max"]
+    step4 = scan_overheads(compute, seq, load_overheads())
+    overheads = {g: {e: float(step4.loc[step4[f"{g}/{e}"].idxmin(), "t_o"]) for e in es}
+                 for g, es in load_overheads().items()}
     if verbose:
         for name, t in (("1: H100 x TensorRT-LLM", step1), ("2: SGLang, vLLM", step2),
-                        ("3: H200", step3)):
+                        ("3: H200", step3), ("4: overheads per iteration", step4)):
             print(f"step {name}\n{t.to_string(index=False)}\n")
-    return compute, seq
+    return compute, seq, overheads
 
 
 if __name__ == "__main__":
-    compute_max, t_seq = fit()
+    compute_max, t_seq, t_o = fit()
     print("compute_max:", compute_max)
     print("sequence_overhead_s:", t_seq)
+    print("iteration_overhead_s:", t_o)

@@ -191,9 +191,9 @@ def leave_one_source_out(mode: str = "calibrated") -> pd.DataFrame:
 
     A GPU's fit reads only that GPU's calibration cases, so leaving a source out changes no
     other GPU's. The refit is the bounded surrogate fit (:func:`.fit.fit_gpu`); the
-    simulator stage of :mod:`.host_fit` (H100's and H200's GEMM peaks, the engines' host work
-    per sequence) is not rerun per source (about 10 minutes each): those five values come from
-    every source, the one leak of this table."""
+    simulator stage of :mod:`.host_fit` is not rerun per source (about 13 minutes each), so a
+    refitted GPU has the surrogate's values, and the engines' host work per sequence (fitted
+    with every source) is the one leak of this table."""
     cases = all_cases()
     full_cals = {g: c for g in FITTED_GPUS if (c := preset_hardware(g).calibration)}
     full_ovs = load_overheads()
