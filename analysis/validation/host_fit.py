@@ -101,14 +101,16 @@ def scan(compute_gpu: str | None, compute_grid: Sequence[float], engines: Sequen
          seq_grid: Sequence[float], fixed_compute: Mapping[str, float],
          fixed_seq: Mapping[str, float], joint: bool = True) -> pd.DataFrame:
     """Objective at every grid point: ``compute_gpu``'s ``compute_max`` over ``compute_grid``
-    (None: not scanned) times one ``t_seq`` for all of ``engines`` over ``seq_grid``, the rest
-    at ``fixed_*``. Columns: compute_max, t_seq, objective (all engines), one per engine."""
+    (None: not scanned) times one ``t_seq`` for all of ``engines`` over ``seq_grid`` (none:
+    ``seq_grid`` is ignored), the rest at ``fixed_*``. Columns: compute_max, t_seq (when
+    scanned), objective (all engines), one per engine."""
     rows = []
     for cm, t in itertools.product(compute_grid if compute_gpu else [None], seq_grid):
         comp = dict(fixed_compute) | ({compute_gpu: cm} if compute_gpu else {})
         seq = dict(fixed_seq) | {e: t for e in engines}
         df = _table(comp, seq)
-        rows.append({"compute_max": cm, "t_seq": t, "objective": calibration_objective(df)}
+        rows.append({"compute_max": cm} | ({"t_seq": t} if engines else {})
+                    | {"objective": calibration_objective(df)}
                     | {e: calibration_objective(df, e) for e in engines})
     return pd.DataFrame(rows)
 
@@ -138,7 +140,7 @@ def fit(verbose: bool = True) -> tuple[dict[str, float], dict[str, float],
     step2 = scan(None, [], ["sglang", "vllm"], SEQUENCE_GRID, compute, seq)
     for e in ("sglang", "vllm"):
         seq[e] = best(step2, e)["t_seq"]
-    step3 = scan("H200", COMPUTE_GRID, [], [seq["trtllm"]], compute, seq)
+    step3 = scan("H200", COMPUTE_GRID, [], [0.0], compute, seq)   # no t_seq scanned
     compute["H200"] = best(step3)["compute_max"]
     step4 = scan_overheads(compute, seq, load_overheads())
     overheads = {g: {e: float(step4.loc[step4[f"{g}/{e}"].idxmin(), "t_o"]) for e in es}
